@@ -1,0 +1,1 @@
+#include "common/xalloc.h"

@@ -1,0 +1,1 @@
+#include "policies/yaml_doc.h"

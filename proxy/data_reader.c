@@ -1,0 +1,1 @@
+#include "proxy/data_reader.h"

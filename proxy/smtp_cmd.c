@@ -1,0 +1,1 @@
+#include "proxy/smtp_cmd.h"
