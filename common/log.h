@@ -14,6 +14,7 @@
  *	log_quote() copies a value into buf as a double-quoted string, escaping
  *	quotes, backslashes and control characters, truncating to fit. It returns
  *	buf, so it can be used inside the argument list of log_msg().
+ *	log_escape() does the same without the quotes (for from=<...>).
  *
  *	fatal() logs at error level and exits 1; it is for start-up problems and
  *	allocation failure only, never for anything a peer can cause.
@@ -31,6 +32,7 @@ int log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *log_quote(char *buf, size_t size, const char *value, size_t len);
+const char *log_escape(char *buf, size_t size, const char *value, size_t len);
 
 #define log_err(...) log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

@@ -66,6 +66,6 @@ struct smtp_caps {
 
 void caps_parse_line(struct smtp_caps *caps, const char *text, size_t len);
 void caps_front_ehlo(const struct smtp_caps *backend, unsigned long long size_limit,
-		     const char *hostname, struct evbuffer *out);
+                     const char *hostname, struct evbuffer *out);
 
 #endif

@@ -37,9 +37,10 @@
  *	DATA_BARE_NEWLINE.
  *
  *	The reader counts octets written to the sink (octets) and sets
- *	line_too_long when a line, counted as sent including any stuffing dot and
- *	the CRLF, was longer than max_line octets (0: no limit). The content is
- *	still passed on; the caller decides what to answer at the end.
+ *	line_too_long when a line, counted with its CRLF but without a stuffing
+ *	dot (RFC 5321 section 4.5.3.1.6), was longer than max_line octets (0: no
+ *	limit). The content is still passed on; the caller decides what to answer
+ *	at the end.
  */
 #ifndef POSTERN_DATA_READER_H
 #define POSTERN_DATA_READER_H
@@ -56,19 +57,18 @@ struct data_reader {
 	enum data_mode mode;
 	enum data_newline newline;
 	size_t max_line;
-	size_t octets;	   /* octets written to the sink */
+	size_t octets;     /* octets written to the sink */
 	int line_too_long; /* some line exceeded max_line */
 	/* internal state */
 	int state;
 	size_t line_len;
 	int prev_crlf; /* the previous line ended with a real CRLF */
-	int cur_dot;   /* the current line so far is a single "." */
 };
 
 void data_reader_init(struct data_reader *r, enum data_mode mode, enum data_newline newline,
-		      size_t max_line);
+                      size_t max_line);
 size_t data_reader_feed(struct data_reader *r, const char *in, size_t len, data_sink_fn *sink,
-			void *arg, enum data_status *status);
+                        void *arg, enum data_status *status);
 enum data_status data_reader_finish(struct data_reader *r, data_sink_fn *sink, void *arg);
 
 #endif

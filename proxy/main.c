@@ -1,5 +1,202 @@
-int
-main(void)
+/*
+ * NAME
+ *	postern - transparent SMTP filtering proxy
+ * SYNOPSIS
+ *	postern [-c FILE] [-t] [--listen ADDR:PORT]... [--backend HOST:PORT] [-v]
+ * DESCRIPTION
+ *	Loads the configuration (the file, or the embedded default), applies
+ *	the command line's overrides, and either checks it (-t) or runs the
+ *	event loop in the foreground until SIGTERM/SIGINT. SIGHUP reloads the
+ *	file: a good one is used by every session that starts afterwards, a bad
+ *	one is logged and ignored. See postern(8).
+ * DIAGNOSTICS
+ *	Configuration errors as file:line:column: message on stderr, exit 1.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "policies/config.h"
+#include "proxy/server.h"
+
+struct options {
+	const char *file;
+	const char *backend;
+	const char **listen;
+	size_t nlisten;
+	int check;
+	int verbose;
+};
+
+static void
+usage(FILE *out)
 {
+	fprintf(out, "usage: postern [-c FILE] [-t] [--listen ADDR:PORT]... [--backend HOST:PORT] "
+	             "[-v]\n");
+}
+
+static void
+print_diag(const struct config_diag *diag)
+{
+	for (size_t i = 0; i < diag->n; i++)
+		fprintf(stderr, "%s\n", diag->msgs[i]);
+}
+
+/* Returns the configuration with the command line applied, or NULL after printing why. */
+static struct config *
+load(const struct options *opt)
+{
+	struct config_diag diag = {0};
+	struct config *cfg =
+	        opt->file ? config_load_file(opt->file, &diag) : config_load_embedded(&diag);
+
+	for (size_t i = 0; cfg != NULL && i < opt->nlisten; i++)
+		if (config_set_listen(cfg, opt->listen[i], &diag) < 0)
+			break;
+	if (cfg != NULL && opt->backend != NULL)
+		config_set_backend(cfg, opt->backend, &diag);
+	if (diag.n > 0) {
+		print_diag(&diag);
+		config_diag_free(&diag);
+		if (cfg != NULL)
+			config_unref(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+struct runtime {
+	struct server *server;
+	const struct options *opt;
+};
+
+static void
+on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct runtime *rt = arg;
+
+	server_stop(rt->server);
+}
+
+static void
+on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct runtime *rt = arg;
+	struct config *cfg = load(rt->opt);
+
+	if (cfg == NULL) {
+		log_err("event=reload status=failed reason=\"configuration errors (see above); "
+		        "keeping the running one\"");
+		return;
+	}
+	config_unref(rt->server->cfg);
+	rt->server->cfg = cfg;
+	if (rt->opt->verbose)
+		cfg->log.level = LOG_LEVEL_DEBUG;
+	log_set_level(cfg->log.level);
+	log_info("event=reload status=ok source=%s note=\"listeners and backend address apply "
+	         "to new sessions; changed listen addresses need a restart\"",
+	         cfg->source);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+	        {"config", required_argument, NULL, 'c'},
+	        {"test", no_argument, NULL, 't'},
+	        {"listen", required_argument, NULL, 'l'},
+	        {"backend", required_argument, NULL, 'b'},
+	        {"verbose", no_argument, NULL, 'v'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	struct options opt = {0};
+	int c;
+
+	opt.listen = calloc((size_t)argc, sizeof(*opt.listen));
+	if (opt.listen == NULL)
+		return 1;
+	while ((c = getopt_long(argc, argv, "c:tvh", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			opt.file = optarg;
+			break;
+		case 't':
+			opt.check = 1;
+			break;
+		case 'l':
+			opt.listen[opt.nlisten++] = optarg;
+			break;
+		case 'b':
+			opt.backend = optarg;
+			break;
+		case 'v':
+			opt.verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	struct config *cfg = load(&opt);
+
+	if (cfg == NULL)
+		return 1;
+	if (opt.check) {
+		printf("%s: configuration OK\n", cfg->source);
+		config_unref(cfg);
+		free(opt.listen);
+		return 0;
+	}
+	if (opt.verbose)
+		cfg->log.level = LOG_LEVEL_DEBUG;
+	log_open("postern", cfg->log.syslog, cfg->log.facility);
+	log_set_level(cfg->log.level);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct event_base *base = event_base_new();
+
+	if (base == NULL)
+		fatal("event=startup_failed reason=\"event_base_new\"");
+
+	struct runtime rt = {.server = server_new(base, cfg), .opt = &opt};
+
+	config_unref(cfg);
+	if (server_start(rt.server) < 0) {
+		server_free(rt.server);
+		event_base_free(base);
+		return 1;
+	}
+	struct event *sigterm = evsignal_new(base, SIGTERM, on_stop, &rt);
+	struct event *sigint = evsignal_new(base, SIGINT, on_stop, &rt);
+	struct event *sighup = evsignal_new(base, SIGHUP, on_reload, &rt);
+
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	evsignal_add(sighup, NULL);
+	log_info("event=started source=%s backend=%s", rt.server->cfg->source,
+	         rt.server->cfg->backend.text);
+	event_base_dispatch(base);
+	log_info("event=stopped");
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(sighup);
+	server_free(rt.server);
+	event_base_free(base);
+	free(opt.listen);
 	return 0;
 }

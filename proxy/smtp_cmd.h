@@ -54,10 +54,10 @@ enum smtp_verb {
 
 enum smtp_cmd_status {
 	SMTP_CMD_OK,
-	SMTP_CMD_EMPTY,	     /* empty line */
+	SMTP_CMD_EMPTY,      /* empty line */
 	SMTP_CMD_BAD_VERB,   /* not a known command */
 	SMTP_CMD_BAD_SYNTAX, /* known verb, arguments do not parse */
-	SMTP_CMD_NUL,	     /* NUL byte in the line */
+	SMTP_CMD_NUL,        /* NUL byte in the line */
 };
 
 struct smtp_cmd {

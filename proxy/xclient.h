@@ -24,14 +24,14 @@ struct client_identity {
 	int port;
 	const char *name; /* verified reverse name, or NULL */
 	const char *helo; /* HELO/EHLO argument, or NULL */
-	int esmtp;	  /* EHLO (1) or HELO (0) */
+	int esmtp;        /* EHLO (1) or HELO (0) */
 	const char *dest_addr;
 	int dest_port;
 	const char *login; /* SASL login name, or NULL */
 };
 
 int xclient_build(struct evbuffer *out, const char *verb, unsigned attrs,
-		  const struct client_identity *client);
+                  const struct client_identity *client);
 void xtext_encode(struct evbuffer *out, const char *value);
 
 #endif

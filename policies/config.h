@@ -1,0 +1,114 @@
+/*
+ * NAME
+ *	config - postern's configuration: the model, loading, validation
+ * SYNOPSIS
+ *	config_load_file(path, diag)
+ *	config_load_embedded(diag)
+ *	config_load_string(name, text, len, diag)
+ *	config_set_listen(cfg, text, diag), config_set_backend(cfg, text, diag)
+ *	config_ref(cfg), config_unref(cfg)
+ *	config_diag_add(diag, file, line, column, fmt, ...), config_diag_free(diag)
+ * DESCRIPTION
+ *	The YAML file (libyaml) is read into struct config. Every key not given
+ *	takes the default documented in postern.yaml(5) and shipped in
+ *	policies/default.yaml, which is also compiled in: config_load_embedded()
+ *	loads it, and it must always load without error.
+ *
+ *	Every problem found (YAML syntax, unknown key, wrong type, bad address,
+ *	out-of-range number, bad duration or size) is added to diag as
+ *	"file:line:column: message" (line and column 1-based, pointing at the
+ *	offending node) and loading goes on to find the next one; a load that
+ *	added anything returns NULL.
+ *
+ *	Durations are written "300s", "5m", "1h", "250ms" or a bare number of
+ *	seconds; sizes "512", "64K", "10M", "1G" (powers of 1024).
+ *
+ *	config_set_listen() replaces the listener list on the first call and
+ *	adds to it on later calls (the command line's --listen);
+ *	config_set_backend() replaces the backend address. Both return 0, or
+ *	-1 with a message in diag.
+ *
+ *	A config is reference counted: sessions hold the config they started
+ *	with while a reload installs a new one. config_unref() frees at zero.
+ */
+#ifndef POSTERN_CONFIG_H
+#define POSTERN_CONFIG_H
+
+#include <stddef.h>
+
+#include "common/log.h"
+#include "common/netaddr.h"
+#include "proxy/data_reader.h"
+
+enum xclient_mode { XCLIENT_AUTO, XCLIENT_XCLIENT, XCLIENT_XFORWARD, XCLIENT_OFF };
+
+struct config_listen {
+	char *text; /* as written, for logs */
+	struct netaddr addr;
+};
+
+struct config_limits {
+	unsigned max_sessions;               /* 421 above it */
+	unsigned max_sessions_per_client;    /* 421 above it, per client address */
+	unsigned max_recipients;             /* 452 above it, per message */
+	unsigned long long max_message_size; /* 552 above it */
+	size_t max_command_line;             /* octets with CRLF; 500 above it */
+	size_t max_text_line;                /* octets with CRLF, in DATA; 500 above it */
+	size_t spool_memory;                 /* message octets held in memory */
+	unsigned max_errors;                 /* protocol errors before 421 and close */
+};
+
+struct config_timeouts {          /* milliseconds */
+	unsigned client;          /* waiting for a client command or data */
+	unsigned backend_connect; /* TCP connect to the backend */
+	unsigned backend_reply;   /* any backend reply but the final one */
+	unsigned backend_data;    /* the backend's reply after the message */
+	unsigned shutdown;        /* SIGTERM: how long sessions may finish */
+};
+
+struct config_log {
+	int syslog;
+	int facility; /* LOG_MAIL etc. */
+	enum log_level level;
+};
+
+struct config {
+	int refs;
+	char *source;   /* file name, or "(embedded)" */
+	char *hostname; /* for the greeting; default: gethostname() */
+	struct config_listen *listen;
+	size_t nlisten;
+	int listen_from_cli; /* config_set_listen() was called */
+	struct {
+		char *text;
+		struct netaddr addr;
+		enum xclient_mode xclient;
+	} backend;
+	struct config_limits limits;
+	struct config_timeouts timeouts;
+	char *spool_dir;
+	enum data_newline bare_newline;
+	struct config_log log;
+};
+
+struct config_diag {
+	char **msgs;
+	size_t n;
+};
+
+struct config *config_load_file(const char *path, struct config_diag *diag);
+struct config *config_load_embedded(struct config_diag *diag);
+struct config *config_load_string(const char *name, const char *text, size_t len,
+                                  struct config_diag *diag);
+int config_set_listen(struct config *cfg, const char *text, struct config_diag *diag);
+int config_set_backend(struct config *cfg, const char *text, struct config_diag *diag);
+struct config *config_ref(struct config *cfg);
+void config_unref(struct config *cfg);
+void config_diag_add(struct config_diag *diag, const char *file, int line, int column,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void config_diag_free(struct config_diag *diag);
+
+extern const char config_default_yaml[];
+extern const size_t config_default_yaml_len;
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * NAME
+ *	backend - one SMTP client connection from postern to the backend
+ * SYNOPSIS
+ *	backend_new(server, cfg, done, arg), backend_free(backend)
+ *	backend_prepare(backend, client)
+ *	backend_command(backend, line, len)
+ *	backend_message(backend, spool)
+ *	backend_busy(backend), backend_in_transaction(backend)
+ * DESCRIPTION
+ *	A backend belongs to one session (or to the capability probe) and does
+ *	one thing at a time; every operation ends with one call of done(arg,
+ *	status, code, reply). With BACKEND_REPLY, reply holds the backend's
+ *	complete reply, every line CRLF-terminated, exactly as it was sent, for
+ *	the caller to move to its client (evbuffer_add_buffer empties it).
+ *
+ *	backend_prepare() makes the connection ready for MAIL: it connects if
+ *	needed, reads the greeting, says EHLO, passes the client's identity
+ *	(XCLIENT once per connection, or XFORWARD before each transaction, as
+ *	cfg->backend.xclient and the backend's EHLO allow), and sends RSET when
+ *	a previous transaction was left open. done() gets BACKEND_READY, or
+ *	BACKEND_UNAVAILABLE when any of this failed (the reason is logged).
+ *	With client NULL (the probe) it stops after EHLO.
+ *
+ *	backend_command() sends one command line (without line ending).
+ *
+ *	backend_message() sends the spooled message: "BDAT n LAST" when the
+ *	backend offers CHUNKING, else DATA, the content dot-stuffed, and ".".
+ *	A non-354 reply to DATA is returned as the final reply.
+ *
+ *	Failures after the connection was ready come as BACKEND_LOST (closed,
+ *	reset, unparseable reply) or BACKEND_TIMEOUT; the backend is then
+ *	unusable and the caller frees it. An idle backend that closes (its own
+ *	idle timeout) just becomes closed; the next backend_prepare() reconnects.
+ */
+#ifndef POSTERN_BACKEND_H
+#define POSTERN_BACKEND_H
+
+#include <stddef.h>
+
+struct backend;
+struct config;
+struct evbuffer;
+struct server;
+struct spool;
+struct client_identity;
+
+enum backend_status {
+	BACKEND_READY,
+	BACKEND_REPLY,
+	BACKEND_UNAVAILABLE,
+	BACKEND_LOST,
+	BACKEND_TIMEOUT,
+};
+
+typedef void backend_done_fn(void *arg, enum backend_status status, int code,
+                             struct evbuffer *reply);
+
+struct backend *backend_new(struct server *server, struct config *cfg, backend_done_fn *done,
+                            void *arg);
+void backend_free(struct backend *backend);
+void backend_prepare(struct backend *backend, const struct client_identity *client);
+void backend_command(struct backend *backend, const char *line, size_t len);
+void backend_message(struct backend *backend, struct spool *spool);
+int backend_in_transaction(const struct backend *backend);
+const char *backend_last_error(const struct backend *backend);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * NAME
+ *	session_int - what session.c and session_data.c share
+ * DESCRIPTION
+ *	session.c reads commands and relays the envelope; session_data.c
+ *	receives the message (DATA or BDAT) and hands it to the backend. The
+ *	session owns its transaction, the transaction owns its spool.
+ */
+#ifndef POSTERN_SESSION_INT_H
+#define POSTERN_SESSION_INT_H
+
+#include <netinet/in.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "proxy/data_reader.h"
+#include "proxy/smtp_cmd.h"
+#include "proxy/xclient.h"
+
+struct bufferevent;
+struct evbuffer;
+
+enum session_state {
+	S_COMMAND, /* reading commands */
+	S_DATA,    /* reading the DATA stream */
+	S_BDAT,    /* reading a BDAT chunk */
+	S_CLOSING, /* final reply queued; close when it is sent */
+};
+
+enum session_wait {
+	W_NONE,
+	W_PREPARE, /* backend connecting / identifying before MAIL */
+	W_MAIL,
+	W_RCPT,
+	W_MESSAGE, /* the message was sent; waiting for the final reply */
+};
+
+struct transaction {
+	char *mail_line; /* the client's MAIL command, relayed verbatim */
+	char *from;
+	char *rcpts;     /* accepted recipients, comma separated, for the log */
+	char *rcpt_line; /* the RCPT waiting for its reply */
+	unsigned nrcpt;  /* accepted by the backend */
+	unsigned nrcpt_tried;
+	struct spool *spool;
+	struct data_reader reader;
+	unsigned long long size; /* octets received */
+	const char *error_reply; /* reply owed at the end of the message, instead of relaying */
+	unsigned bdat_used : 1;
+	struct client_identity identity; /* for the backend, while it prepares */
+	struct timespec started;
+};
+
+struct session {
+	TAILQ_ENTRY(session) entry;
+	struct server *server;
+	struct config *cfg; /* the config this session started with (a reference) */
+	struct bufferevent *bev;
+	struct backend *backend;
+	struct transaction *tx;
+	char *helo;
+	unsigned long id;
+	enum session_state state;
+	enum session_wait wait;
+	unsigned errors;
+	size_t chunk_remaining;  /* BDAT octets still to read */
+	const char *chunk_error; /* the chunk is read and dropped, then this is the reply */
+	unsigned chunk_last : 1;
+	unsigned esmtp : 1;
+	unsigned skip_line : 1;
+	unsigned processing : 1; /* inside session_process(): callbacks must not re-enter it */
+	int port;
+	char ip[INET6_ADDRSTRLEN];
+};
+
+/* session.c */
+void session_reply(struct session *s, const char *reply);
+void session_replyf(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void session_close_after(struct session *s, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+void session_log_transaction(struct session *s, int status, const char *reply, size_t len);
+void transaction_free(struct session *s);
+
+/* session_data.c */
+void session_data_begin(struct session *s);
+int session_bdat_begin(struct session *s, const struct smtp_cmd *cmd);
+int session_data_input(struct session *s);
+
+#endif
