@@ -326,7 +326,8 @@ load_field(struct loader *l, const struct field *f, const char *section, yaml_no
 			           f->key, text);
 			return;
 		}
-		break;
+		store(l->cfg, f, v);
+		return;
 	case F_ENUM: {
 		size_t i;
 

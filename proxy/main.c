@@ -144,18 +144,22 @@ main(int argc, char **argv)
 			return 0;
 		default:
 			usage(stderr);
+			free(opt.listen);
 			return 2;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
+		free(opt.listen);
 		return 2;
 	}
 
 	struct config *cfg = load(&opt);
 
-	if (cfg == NULL)
+	if (cfg == NULL) {
+		free(opt.listen);
 		return 1;
+	}
 	if (opt.check) {
 		printf("%s: configuration OK\n", cfg->source);
 		config_unref(cfg);

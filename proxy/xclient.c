@@ -53,10 +53,14 @@ line_attr(struct line *l, const char *name, const char *prefix, const char *valu
 	if (prefix != NULL)
 		evbuffer_add_printf(attr, "%s", prefix);
 	xtext_encode(attr, value);
-	if (strlen(l->verb) + evbuffer_get_length(l->cur) + evbuffer_get_length(attr) + 2 >
-	    XCLIENT_LINE_MAX)
-		line_flush(l);
-	evbuffer_add_buffer(l->cur, attr);
+	size_t need = strlen(l->verb) + evbuffer_get_length(attr) + 2;
+
+	/* An attribute that fits on no line (a huge HELO) is left out, not cut. */
+	if (need <= XCLIENT_LINE_MAX) {
+		if (need + evbuffer_get_length(l->cur) > XCLIENT_LINE_MAX)
+			line_flush(l);
+		evbuffer_add_buffer(l->cur, attr);
+	}
 	evbuffer_free(attr);
 }
 

@@ -12,7 +12,8 @@
  *	encoded (RFC 1891 section 5: "+", "=" and octets outside 33..126 become
  *	"+XX"). An IPv6 address is written "IPV6:addr", as Postfix expects. A
  *	NULL name becomes "[UNAVAILABLE]". Lines are split so that none exceeds
- *	512 octets. Returns the number of lines written.
+ *	512 octets; an attribute too long for any line is left out. Returns the
+ *	number of lines written.
  */
 #ifndef POSTERN_XCLIENT_H
 #define POSTERN_XCLIENT_H
