@@ -47,12 +47,14 @@
 #   check_no_match DESC HAYSTACK ERE,
 #   check_file_eq DESC EXPECTED_FILE SEEN_FILE, check_true DESC CMD...,
 #   check_le DESC MAX SEEN
+#   joined LINE...              the lines joined by "|" (expected reply runs)
 #   it_done                     stop the posterns (each must exit 0 and have
 #                               logged no sanitizer report), print the
 #                               summary, exit 0 or 1
 
 set -u
 export LC_ALL=C PYTHONUNBUFFERED=1
+PATH=$PATH:/usr/sbin:/sbin # smtp-sink, smtp-source, postfix
 
 IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SMTPTOOL="$IT_DIR/smtptool.py"
@@ -92,7 +94,7 @@ need_root() {
 }
 
 it_cleanup() {
-	local i pid
+	local i
 	for ((i = ${#IT_PIDS[@]} - 1; i >= 0; i--)); do
 		stop_pid "${IT_PIDS[i]}"
 	done
@@ -137,9 +139,10 @@ it_check_posterns() {
 				kill -0 "$pid" 2>/dev/null || break
 				sleep 0.1
 			done
+			kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
 			wait "$pid"
 			status=$?
-			check_eq "postern $name exits 0 on SIGTERM" 0 "$status"
+			check_eq "postern $name exits 0 within 10 s of SIGTERM" 0 "$status"
 		fi
 		check_no_match "postern $name: no sanitizer report" "$(cat "$log")" \
 			'ERROR: (Address|Leak)Sanitizer|runtime error: |WARNING: .*Sanitizer'
@@ -270,6 +273,11 @@ release_ports() {
 	for dir in "$IT_PORTS"/*; do
 		[ "$(cat "$dir/pid" 2>/dev/null)" = $$ ] && rm -rf "$dir"
 	done
+}
+
+joined() {
+	local IFS='|'
+	printf '%s\n' "$*"
 }
 
 free_port() {

@@ -116,10 +116,12 @@ relayed "4xx to MAIL relayed" "$prmail_port" \
 	"451 4.3.0 <a@client.test>: Sender temporarily refused|503 5.5.1 Error: need MAIL command|221 2.0.0 Bye" \
 	'S:MAIL FROM:<a@client.test>\r\n' R 'S:RCPT TO:<b@sink.test>\r\n' R
 
-start_rawsink rrcpt --reply $'RCPT=550-5.1.1 <b@sink.test>: first line of a\r\n550-5.1.1 three-line\r\n550 5.1.1 rejection'
+start_rawsink rrcpt --reply \
+	$'RCPT=550-5.1.1 <b@sink.test>: first line of a\r\n550-5.1.1 three-line\r\n550 5.1.1 rejection'
 start_px prrcpt "$rrcpt_port" "$TIMEOUTS"
 relayed "multi-line 5xx to RCPT relayed" "$prrcpt_port" \
-	"250 2.1.0 Ok|550-5.1.1 <b@sink.test>: first line of a|550-5.1.1 three-line|550 5.1.1 rejection|554 5.5.1 Error: no valid recipients|221 2.0.0 Bye" \
+	"$(joined "250 2.1.0 Ok" "550-5.1.1 <b@sink.test>: first line of a" "550-5.1.1 three-line" \
+		"550 5.1.1 rejection" "554 5.5.1 Error: no valid recipients" "221 2.0.0 Bye")" \
 	'S:MAIL FROM:<a@client.test>\r\n' R 'S:RCPT TO:<b@sink.test>\r\n' R 'S:DATA\r\n' R
 
 start_sink sfr -f RCPT

@@ -32,7 +32,10 @@ through_sink() {
 	check_file_eq "$name: arrives byte for byte" "$file" "$T/got.$name"
 }
 
-printf 'Subject: 8-bit \xe9t\xe9 \xc3\xa9\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nUTF-8: \xc3\xa4\xc3\xb6\xc3\xbc \xe2\x82\xac \xf0\x9f\x93\xa7\nLatin-1: \xe4\xf6\xfc\nall high octets: \x80\x81\x82\x9f\xa0\xbf\xc0\xdf\xe0\xef\xf0\xfe\xff\nnul-free, tab\there, DEL \x7f\n' >"$T/eight"
+printf '%b\n' 'Subject: 8-bit \xe9t\xe9 \xc3\xa9' 'Content-Type: text/plain; charset=utf-8' \
+	'Content-Transfer-Encoding: 8bit' '' 'UTF-8: \xc3\xa4\xc3\xb6\xc3\xbc \xe2\x82\xac \xf0\x9f\x93\xa7' \
+	'Latin-1: \xe4\xf6\xfc' 'all high octets: \x80\x81\x82\x9f\xa0\xbf\xc0\xdf\xe0\xef\xf0\xfe\xff' \
+	'nul-free, tab\there, DEL \x7f' >"$T/eight"
 through_sink 8bit "$T/eight" BODY=8BITMIME
 
 printf '.starts with a dot right after DATA\nSubject: dots\n\n.\n..\n...\n. \n.x\nx.\n\n.\n' >"$T/dots"

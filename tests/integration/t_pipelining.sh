@@ -33,7 +33,8 @@ sw=$(swaks --pipeline --server 127.0.0.1 --port "$px_port" --helo client.test \
 	--from swaks@client.test --to a@sink.test,b@sink.test,c@sink.test --data @"$T/src.swaks" 2>&1)
 check_eq "swaks --pipeline exit status" 0 $?
 check_match "swaks pipelined its commands" "$sw" '^ -> RCPT TO:<c@sink\.test>$'
-check_eq "replies in order" "250 2.1.0 Ok|250 2.1.5 Ok|250 2.1.5 Ok|250 2.1.5 Ok|354 End data with <CR><LF>.<CR><LF>|250 2.0.0 Ok|221 2.0.0 Bye" \
+check_eq "replies in order" "$(joined "250 2.1.0 Ok" "250 2.1.5 Ok" "250 2.1.5 Ok" "250 2.1.5 Ok" \
+	"354 End data with <CR><LF>.<CR><LF>" "250 2.0.0 Ok" "221 2.0.0 Bye")" \
 	"$(sed -n '/^<-  250 2\.1\.0/,$s/^<-  //p' <<<"$sw" | tr '\n' '|' | sed 's/|$//')"
 check_eq "swaks message arrives intact, 3 recipients" "$(digest "$T/src.msg" "<swaks@client.test>") 3" \
 	"$(sink_digest sink)"

@@ -38,7 +38,9 @@ check_eq "the rejection is exactly what Postfix says directly" "$direct" "$via"
 
 # --- one good and one unknown recipient; the message is queued for the
 # good one; the client connects from 127.0.0.5 and Postfix logs that address.
-printf 'From: <sender@client.test>\nTo: <user@localhost>\nDate: Thu, 1 Jan 2026 00:00:00 +0000\nMessage-ID: <xclient.1@client.test>\nSubject: through postfix\n\nbody line\n.dot line\n' >"$T/msg1"
+printf '%b\n' 'From: <sender@client.test>' 'To: <user@localhost>' \
+	'Date: Thu, 1 Jan 2026 00:00:00 +0000' 'Message-ID: <xclient.1@client.test>' \
+	'Subject: through postfix' '' 'body line' '.dot line' >"$T/msg1"
 { cat "$T/msg1"; echo .; } >"$T/msg1.swaks"
 sw=$(swaks --server 127.0.0.1 --port "$px_port" --local-interface 127.0.0.5 --helo client.test \
 	--from sender@client.test --to user@localhost,nosuchuser@localhost --data @"$T/msg1.swaks" 2>&1)
@@ -76,7 +78,10 @@ check_eq "DATA without a valid recipient" "554 5.5.1 Error: no valid recipients"
 
 # --- an 8-bit message (BODY=8BITMIME), UTF-8 and Latin-1 octets in header
 # and body, arrives intact.
-printf 'From: <sender@client.test>\nTo: <user@localhost>\nDate: Thu, 1 Jan 2026 00:00:00 +0000\nMessage-ID: <8bit.1@client.test>\nSubject: caf\xc3\xa9 \xe9t\xe9\n\nUTF-8: \xc3\xa4\xc3\xb6\xc3\xbc \xe2\x82\xac \xf0\x9f\x93\xa7\nLatin-1: \xe4\xf6\xfc \xa4\nhigh octets: \x80\x81\xfe\xff\n' >"$T/msg8"
+printf '%b\n' 'From: <sender@client.test>' 'To: <user@localhost>' \
+	'Date: Thu, 1 Jan 2026 00:00:00 +0000' 'Message-ID: <8bit.1@client.test>' \
+	'Subject: caf\xc3\xa9 \xe9t\xe9' '' 'UTF-8: \xc3\xa4\xc3\xb6\xc3\xbc \xe2\x82\xac \xf0\x9f\x93\xa7' \
+	'Latin-1: \xe4\xf6\xfc \xa4' 'high octets: \x80\x81\xfe\xff' >"$T/msg8"
 out=$(smtp "$px_port" R 'S:EHLO client.test\r\n' R 'S:MAIL FROM:<eight@client.test> BODY=8BITMIME\r\n' R \
 	'S:RCPT TO:<user@localhost>\r\n' R 'S:DATA\r\n' R "D:$T/msg8" R 'S:QUIT\r\n' R)
 id=$(queue_id "$out")
@@ -91,7 +96,11 @@ check_file_eq "8-bit header intact" "$T/msg8.head" "$T/got8.head"
 # --- SMTPUTF8: UTF-8 addresses with the SMTPUTF8 parameter.
 check_match "EHLO offers SMTPUTF8 (Postfix does)" \
 	"$(smtp "$px_port" R 'S:EHLO client.test\r\n' R 'S:QUIT\r\n' R)" '^250[- ]SMTPUTF8$'
-printf 'From: <j\xc3\xb6rg@ex\xc3\xa4mple.test>\nTo: <user@localhost>\nDate: Thu, 1 Jan 2026 00:00:00 +0000\nMessage-ID: <utf8.1@ex\xc3\xa4mple.test>\nSubject: gr\xc3\xbc\xc3\x9fe \xe2\x9c\x89\n\n\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xce\xba\xce\xb1\xce\xbb\xce\xb7\xce\xbc\xce\xad\xcf\x81\xce\xb1\n' >"$T/msgu"
+printf '%b\n' 'From: <j\xc3\xb6rg@ex\xc3\xa4mple.test>' 'To: <user@localhost>' \
+	'Date: Thu, 1 Jan 2026 00:00:00 +0000' 'Message-ID: <utf8.1@ex\xc3\xa4mple.test>' \
+	'Subject: gr\xc3\xbc\xc3\x9fe \xe2\x9c\x89' '' \
+	'\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xce\xba\xce\xb1\xce\xbb\xce\xb7\xce\xbc\xce\xad\xcf\x81\xce\xb1' \
+	>"$T/msgu"
 out=$(smtp "$px_port" R 'S:EHLO client.test\r\n' R \
 	'S:MAIL FROM:<j\xc3\xb6rg@ex\xc3\xa4mple.test> SMTPUTF8\r\n' R \
 	'S:RCPT TO:<user@localhost>\r\n' R 'S:DATA\r\n' R "D:$T/msgu" R 'S:QUIT\r\n' R)

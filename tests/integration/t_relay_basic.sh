@@ -61,7 +61,8 @@ done
 check_eq "no replies beyond the expected ones" "${#expect[@]}" "${#got[@]}"
 
 # --- one message, through swaks, arrives byte for byte.
-printf 'From: <sender@client.test>\nTo: <rcpt@sink.test>\nSubject: basic relay\n\nLine one.\n.A line that starts with a dot.\n..Two dots.\n\nLast line.\n' >"$T/msg1"
+printf '%s\n' 'From: <sender@client.test>' 'To: <rcpt@sink.test>' 'Subject: basic relay' '' \
+	'Line one.' '.A line that starts with a dot.' '..Two dots.' '' 'Last line.' >"$T/msg1"
 { cat "$T/msg1"; echo .; } >"$T/msg1.swaks"
 sw=$(swaks --server 127.0.0.1 --port "$px_port" --helo client.test --from sender@client.test \
 	--to rcpt@sink.test --data @"$T/msg1.swaks" 2>&1)
@@ -102,7 +103,9 @@ wait_until 3 grep -q 'event=transaction.*from=<multi@client.test>' "$px_log"
 tl=$(grep 'event=transaction' "$px_log")
 check_eq "two delivered transactions logged" 2 "$(grep -c 'status=250 ' <<<"$tl")"
 check_match "transaction line for the multi-recipient message" "$tl" \
-	'client=127\.0\.0\.1:[0-9]+ .*helo="?client\.test"? .*from=<multi@client\.test> .*rcpt=<r1@sink\.test>,<r2@sink\.test>,<r3@sink\.test> .*size=[0-9]+ .*status=250 .*reply="?250 2\.0\.0 Ok.* duration='
+	'client=127\.0\.0\.1:[0-9]+ .*helo="?client\.test"? .*from=<multi@client\.test> '`
+	`'.*rcpt=<r1@sink\.test>,<r2@sink\.test>,<r3@sink\.test> .*size=[0-9]+ .*status=250 '`
+	`'.*reply="?250 2\.0\.0 Ok.* duration='
 
 # --- the real client address reaches the backend (recording backend).
 printf 'Subject: xclient\n\nbody\n' >"$T/msg2"

@@ -42,14 +42,16 @@ smuggled='MAIL FROM:<evil@x>\r\nRCPT TO:<user@localhost>\r\nDATA\r\nSubject: smu
 printf 'Subject: second\n\na legitimate second message\n' >"$T/second"
 # What normalize must deliver: the false "." line is content, unstuffed like
 # any dot line (so it becomes an empty line), and every line ends in CRLF.
-printf 'Subject: legit\r\n\r\nhello\r\n\r\nMAIL FROM:<evil@x>\r\nRCPT TO:<user@localhost>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil body\r\n' >"$T/normalized.wire"
+printf '%s\r\n' 'Subject: legit' '' hello '' 'MAIL FROM:<evil@x>' 'RCPT TO:<user@localhost>' DATA \
+	'Subject: smuggled' '' 'evil body' >"$T/normalized.wire"
 sed -n '/^\r$/,$p' "$T/normalized.wire" | tr -d '\r' >"$T/normalized.body"
 
 start_transaction=(R 'S:EHLO client.test\r\n' R 'S:MAIL FROM:<good@client.test>\r\n' R
 	'S:RCPT TO:<user@localhost>\r\n' R 'S:DATA\r\n' R)
 second=('S:MAIL FROM:<second@client.test>\r\n' R 'S:RCPT TO:<user@localhost>\r\n' R
 	'S:DATA\r\n' R "D:$T/second" R 'S:QUIT\r\n' R E)
-joined() { tr '\n' '|' | sed 's/|$//'; }
+lines() { tr '\n' '|' | sed 's/|$//'; }
+go_ahead="354 End data with <CR><LF>.<CR><LF>"
 
 n=0
 for v in "${variants[@]}"; do
@@ -65,7 +67,7 @@ for v in "${variants[@]}"; do
 		out=$(smtp "${!port}" "${start_transaction[@]}" "$payload" E)
 		check_eq "reject $name ($px): 521 then close" \
 			"354 End data with <CR><LF>.<CR><LF>|521 5.5.2 postern.test Error: bare <CR> or <LF> received|<EOF>" \
-			"$(tail -n 3 <<<"$out" | joined)"
+			"$(tail -n 3 <<<"$out" | lines)"
 	done
 	check_eq "reject $name: no message at the recording backend" "" \
 		"$(find "$rawr_dir" -name 'msg-*' | head -n 1)"
@@ -82,7 +84,7 @@ for v in "${variants[@]}"; do
 	out=$(smtp "$prn_port" "${start_transaction[@]}" "$payload" R 'S:QUIT\r\n' R)
 	check_eq "normalize $name (recording backend): replies" \
 		"354 End data with <CR><LF>.<CR><LF>|250 2.0.0 Ok: queued|221 2.0.0 Bye" \
-		"$(sed -n '/^354 /,$p' <<<"$out" | joined)"
+		"$(sed -n '/^354 /,$p' <<<"$out" | lines)"
 	check_file_eq "normalize $name: CRLF line endings on the wire" "$T/normalized.wire" \
 		"$rawn_dir/msg-$n.wire"
 	check_true "normalize $name: no further message at the recording backend" \
@@ -94,11 +96,12 @@ for v in "${variants[@]}"; do
 	before=$(postfix_queue_ids pf | sort)
 	out=$(smtp "$pn_port" "${start_transaction[@]}" "$payload" R "${second[@]}")
 	check_eq "normalize $name (Postfix): replies" \
-		"354 End data with <CR><LF>.<CR><LF>|250 2.0.0 Ok: queued as ID|250 2.1.0 Ok|250 2.1.5 Ok|354 End data with <CR><LF>.<CR><LF>|250 2.0.0 Ok: queued as ID|221 2.0.0 Bye|<EOF>" \
-		"$(sed -n '/^354 /,$p' <<<"$out" | sed 's/queued as [0-9A-F]*$/queued as ID/' | joined)"
+		"$(joined "$go_ahead" "250 2.0.0 Ok: queued as ID" "250 2.1.0 Ok" "250 2.1.5 Ok" \
+			"$go_ahead" "250 2.0.0 Ok: queued as ID" "221 2.0.0 Bye" "<EOF>")" \
+		"$(sed -n '/^354 /,$p' <<<"$out" | sed 's/queued as [0-9A-F]*$/queued as ID/' | lines)"
 	new=$(comm -13 <(echo "$before") <(postfix_queue_ids pf | sort))
 	senders=$(for id in $new; do postcat -c "$pf_conf" -eq "$id" | sed -n 's/^sender: //p'; done |
-		sort | joined)
+		sort | lines)
 	check_eq "normalize $name (Postfix): exactly the two legitimate messages queued" \
 		"good@client.test|second@client.test" "$senders"
 	for id in $new; do
