@@ -4,7 +4,7 @@
  * SYNOPSIS
  *	See backend.h.
  * DESCRIPTION
- *	A small state machine on a libevent bufferevent. One command is
+ *	A small state machine on a conn (conn.h). One command is
  *	outstanding at a time, so a reply always belongs to the state that sent
  *	its command. The setup steps (greeting, EHLO, XCLIENT, RSET, XFORWARD)
  *	are chosen by prepare_next() from what is already done, so a reused
@@ -23,7 +23,6 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "common/log.h"
@@ -31,6 +30,7 @@
 #include "policies/config.h"
 #include "proxy/backend.h"
 #include "proxy/caps.h"
+#include "proxy/conn.h"
 #include "proxy/server.h"
 #include "proxy/smtp_reply.h"
 #include "proxy/spool.h"
@@ -41,6 +41,12 @@
 /* How much dot-stuffed content is queued ahead of the socket. */
 #define BACKEND_STUFF_AHEAD (256 * 1024)
 #define BACKEND_STUFF_BLOCK (64 * 1024)
+/*
+ * An idle backend holding our transaction hears a NOOP this often, so that a
+ * slow client's long DATA does not outlast the backend's own idle timeout
+ * (Postfix: smtpd_timeout, 300s). One that holds none is closed instead.
+ */
+#define BACKEND_KEEPALIVE_MS 60000
 
 enum backend_state {
 	B_CLOSED,
@@ -52,6 +58,7 @@ enum backend_state {
 	B_XFORWARD,
 	B_IDLE,
 	B_COMMAND,
+	B_NOOP, /* a keepalive while the client is slow */
 	B_DATA,
 	B_MESSAGE,
 };
@@ -61,7 +68,7 @@ struct backend {
 	struct config *cfg;
 	backend_done_fn *done;
 	void *arg;
-	struct bufferevent *bev;
+	struct conn *conn;
 	enum backend_state state;
 	struct smtp_reply_reader rr;
 	struct evbuffer *reply;
@@ -78,12 +85,20 @@ struct backend {
 	unsigned pending; /* XCLIENT/XFORWARD lines still to be answered */
 	struct spool *spool;
 	size_t spool_offset;
+	char *deferred_line;          /* a command that came during a keepalive NOOP */
+	struct spool *deferred_spool; /* a message that came during a keepalive NOOP */
 	char error[160];
 };
 
-static void backend_readcb(struct bufferevent *bev, void *arg);
-static void backend_writecb(struct bufferevent *bev, void *arg);
-static void backend_eventcb(struct bufferevent *bev, short what, void *arg);
+static void backend_readcb(struct conn *conn, void *arg);
+static void backend_drainedcb(struct conn *conn, void *arg);
+static void backend_eventcb(struct conn *conn, int what, void *arg);
+
+static const struct conn_callbacks backend_callbacks = {
+        .readable = backend_readcb,
+        .drained = backend_drainedcb,
+        .event = backend_eventcb,
+};
 static void prepare_next(struct backend *b);
 static void prepare_failed(struct backend *b, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
@@ -91,6 +106,7 @@ static void backend_close(struct backend *b);
 static void send_line(struct backend *b, unsigned timeout_ms, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 static void stuff_more(struct backend *b);
+static void lost(struct backend *b, enum backend_status status, const char *why);
 
 struct backend *
 backend_new(struct server *server, struct config *cfg, backend_done_fn *done, void *arg)
@@ -133,29 +149,37 @@ backend_last_error(const struct backend *b)
 static void
 backend_close(struct backend *b)
 {
-	if (b->bev != NULL) {
-		bufferevent_free(b->bev);
-		b->bev = NULL;
-	}
+	conn_free(b->conn);
+	b->conn = NULL;
 	b->state = B_CLOSED;
 	b->ehlo_done = b->xclient_sent = b->xforward_sent = b->in_transaction = 0;
 	b->stuffing = 0;
 	b->spool = NULL;
+	b->deferred_spool = NULL;
+	free(b->deferred_line);
+	b->deferred_line = NULL;
 	evbuffer_drain(b->reply, evbuffer_get_length(b->reply));
 }
 
 static void
 set_read_timeout(struct backend *b, unsigned ms)
 {
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	conn_set_timeout(b->conn, ms);
+}
 
-	bufferevent_set_timeouts(b->bev, ms ? &tv : NULL, ms ? &tv : NULL);
+static void
+go_idle(struct backend *b)
+{
+	unsigned reply = b->cfg->timeouts.backend_reply;
+
+	b->state = B_IDLE;
+	set_read_timeout(b, reply < BACKEND_KEEPALIVE_MS ? reply : BACKEND_KEEPALIVE_MS);
 }
 
 static void
 send_line(struct backend *b, unsigned timeout_ms, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(b->bev);
+	struct evbuffer *out = conn_output(b->conn);
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -164,6 +188,7 @@ send_line(struct backend *b, unsigned timeout_ms, const char *fmt, ...)
 	evbuffer_add(out, "\r\n", 2);
 	smtp_reply_reset(&b->rr);
 	set_read_timeout(b, timeout_ms);
+	conn_flush(b->conn);
 }
 
 static void
@@ -201,20 +226,12 @@ static int
 backend_connect(struct backend *b)
 {
 	const struct netaddr *addr = &b->cfg->backend.addr;
-	unsigned ms = b->cfg->timeouts.backend_connect;
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 
-	b->bev = bufferevent_socket_new(b->server->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (b->bev == NULL)
-		fatal("event=out_of_memory what=bufferevent");
-	bufferevent_setcb(b->bev, backend_readcb, backend_writecb, backend_eventcb, b);
-	bufferevent_set_timeouts(b->bev, &tv, &tv);
+	b->conn = conn_new(b->server->base, -1, &backend_callbacks, b);
+	conn_set_timeout(b->conn, b->cfg->timeouts.backend_connect);
 	b->state = B_CONNECTING;
 	smtp_reply_reset(&b->rr);
-	if (bufferevent_socket_connect(b->bev, (const struct sockaddr *)&addr->ss, (int)addr->len) <
-	    0)
-		return -1;
-	return bufferevent_enable(b->bev, EV_READ);
+	return conn_connect(b->conn, (const struct sockaddr *)&addr->ss, addr->len);
 }
 
 /* The capabilities to decide by: this connection's, else those learned in advance. */
@@ -267,7 +284,7 @@ prepare_next(struct backend *b)
 	enum xclient_mode mode = b->cfg->backend.xclient;
 	unsigned reply_ms = b->cfg->timeouts.backend_reply;
 
-	if (b->bev == NULL) {
+	if (b->conn == NULL) {
 		if (backend_connect(b) < 0)
 			prepare_failed(b, "connect: %s", strerror(errno));
 		return;
@@ -275,7 +292,7 @@ prepare_next(struct backend *b)
 	/* XCLIENT may come before EHLO when we already know the backend takes it. */
 	if (want_xclient(b)) {
 		b->state = B_XCLIENT;
-		b->pending = (unsigned)xclient_build(bufferevent_get_output(b->bev), "XCLIENT",
+		b->pending = (unsigned)xclient_build(conn_output(b->conn), "XCLIENT",
 		                                     known_caps(b)->xclient_attrs, b->client);
 		if (b->pending == 0) {
 			prepare_failed(b, "backend offers XCLIENT without attributes");
@@ -283,6 +300,7 @@ prepare_next(struct backend *b)
 		}
 		smtp_reply_reset(&b->rr);
 		set_read_timeout(b, reply_ms);
+		conn_flush(b->conn);
 		return;
 	}
 	if (!b->ehlo_done) {
@@ -306,23 +324,27 @@ prepare_next(struct backend *b)
 	if (want_xforward(b)) {
 		b->state = B_XFORWARD;
 		smtp_reply_reset(&b->rr);
-		b->pending = (unsigned)xclient_build(bufferevent_get_output(b->bev), "XFORWARD",
+		b->pending = (unsigned)xclient_build(conn_output(b->conn), "XFORWARD",
 		                                     b->caps.xforward_attrs, b->client);
 		if (b->pending == 0) {
 			prepare_failed(b, "backend offers XFORWARD without attributes");
 			return;
 		}
 		set_read_timeout(b, reply_ms);
+		conn_flush(b->conn);
 		return;
 	}
-	b->state = B_IDLE;
-	set_read_timeout(b, 0);
+	go_idle(b);
 	finish(b, BACKEND_READY, 0);
 }
 
 void
 backend_command(struct backend *b, const char *line, size_t len)
 {
+	if (b->state == B_NOOP) {
+		b->deferred_line = xstrndup(line, len);
+		return;
+	}
 	b->command_is_mail = len >= 4 && strncasecmp(line, "MAIL", 4) == 0;
 	b->command_is_rset = len >= 4 && strncasecmp(line, "RSET", 4) == 0;
 	b->state = B_COMMAND;
@@ -334,17 +356,27 @@ backend_message(struct backend *b, struct spool *spool)
 {
 	size_t size = spool_size(spool);
 
+	if (b->state == B_NOOP) {
+		b->deferred_spool = spool;
+		return;
+	}
 	b->spool = spool;
 	b->spool_offset = 0;
 	if (b->caps.flags & CAP_CHUNKING) {
+		struct evbuffer *out = conn_output(b->conn);
+
 		b->state = B_MESSAGE;
-		send_line(b, b->cfg->timeouts.backend_data, "BDAT %zu LAST", size);
-		if (spool_add_to(spool, bufferevent_get_output(b->bev)) < 0) {
+		smtp_reply_reset(&b->rr);
+		set_read_timeout(b, b->cfg->timeouts.backend_data);
+		evbuffer_add_printf(out, "BDAT %zu LAST\r\n", size);
+		if (spool_add_to(spool, out) < 0) {
 			snprintf(b->error, sizeof(b->error), "spool: %s", strerror(errno));
 			log_warn("event=spool_error reason=\"%s\"", b->error);
 			backend_close(b);
 			finish(b, BACKEND_LOST, 0);
+			return;
 		}
+		conn_flush(b->conn);
 		return;
 	}
 	b->state = B_DATA;
@@ -355,7 +387,7 @@ backend_message(struct backend *b, struct spool *spool)
 static void
 stuff_more(struct backend *b)
 {
-	struct evbuffer *out = bufferevent_get_output(b->bev);
+	struct evbuffer *out = conn_output(b->conn);
 	size_t size = spool_size(b->spool);
 	char block[BACKEND_STUFF_BLOCK];
 
@@ -369,7 +401,7 @@ stuff_more(struct backend *b)
 			evbuffer_add(out, last == '\n' ? ".\r\n" : "\r\n.\r\n",
 			             last == '\n' ? 3 : 5);
 			b->stuffing = 0;
-			bufferevent_setwatermark(b->bev, EV_WRITE, 0, 0);
+			conn_flush(b->conn);
 			return;
 		}
 		ssize_t n = spool_read(b->spool, b->spool_offset, block, sizeof(block));
@@ -394,11 +426,18 @@ stuff_more(struct backend *b)
 			b->at_line_start = block[i] == '\n';
 		}
 		evbuffer_add(out, block + start, (size_t)n - start);
+		/*
+		 * What the socket does not take now is followed, once drained, by
+		 * more. The last block waits for the terminator: one write, or Nagle
+		 * would hold a lone ".\r\n" for the peer's delayed ACK.
+		 */
+		if (b->spool_offset < size)
+			conn_flush(b->conn);
 	}
 }
 
 static void
-backend_writecb(struct bufferevent *bev, void *arg)
+backend_drainedcb(struct conn *conn, void *arg)
 {
 	struct backend *b = arg;
 
@@ -488,10 +527,29 @@ handle_reply(struct backend *b, int code)
 			b->in_transaction = 1;
 		if (b->command_is_rset && positive)
 			b->in_transaction = b->xforward_sent = 0;
-		b->state = B_IDLE;
-		set_read_timeout(b, 0);
+		go_idle(b);
 		finish(b, BACKEND_REPLY, code);
 		return 0;
+	case B_NOOP:
+		evbuffer_drain(b->reply, len);
+		if (!positive) {
+			lost(b, BACKEND_LOST, "keepalive NOOP refused");
+			return 0;
+		}
+		go_idle(b);
+		if (b->deferred_line != NULL) {
+			char *line = b->deferred_line;
+
+			b->deferred_line = NULL;
+			backend_command(b, line, strlen(line));
+			free(line);
+		} else if (b->deferred_spool != NULL) {
+			struct spool *spool = b->deferred_spool;
+
+			b->deferred_spool = NULL;
+			backend_message(b, spool);
+		}
+		return 1;
 	case B_DATA:
 		if (code == 354) {
 			evbuffer_drain(b->reply, len);
@@ -499,7 +557,6 @@ handle_reply(struct backend *b, int code)
 			b->stuffing = 1;
 			b->at_line_start = 1;
 			set_read_timeout(b, b->cfg->timeouts.backend_data);
-			bufferevent_setwatermark(b->bev, EV_WRITE, BACKEND_STUFF_AHEAD / 2, 0);
 			stuff_more(b);
 			return 1;
 		}
@@ -509,8 +566,7 @@ handle_reply(struct backend *b, int code)
 		b->in_transaction = b->xforward_sent = 0;
 		b->stuffing = 0;
 		b->spool = NULL;
-		b->state = B_IDLE;
-		set_read_timeout(b, 0);
+		go_idle(b);
 		finish(b, BACKEND_REPLY, code);
 		return 0;
 	default:
@@ -549,10 +605,10 @@ lost(struct backend *b, enum backend_status status, const char *why)
 }
 
 static void
-backend_readcb(struct bufferevent *bev, void *arg)
+backend_readcb(struct conn *conn, void *arg)
 {
 	struct backend *b = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *in = conn_input(conn);
 
 	/* The greeting can be read before the connect event is delivered. */
 	if (b->state == B_CONNECTING)
@@ -596,28 +652,32 @@ backend_readcb(struct bufferevent *bev, void *arg)
 }
 
 static void
-backend_eventcb(struct bufferevent *bev, short what, void *arg)
+backend_eventcb(struct conn *conn, int what, void *arg)
 {
 	struct backend *b = arg;
 	char why[120];
 
-	if (what & BEV_EVENT_CONNECTED) {
+	if (what == CONN_CONNECTED) {
 		if (b->state == B_CONNECTING) {
 			b->state = B_GREETING;
 			set_read_timeout(b, b->cfg->timeouts.backend_reply);
 		}
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT) {
+	if (what == CONN_TIMEOUT && b->state == B_IDLE && b->in_transaction) {
+		b->state = B_NOOP;
+		send_line(b, b->cfg->timeouts.backend_reply, "NOOP");
+		return;
+	}
+	if (what == CONN_TIMEOUT) {
 		snprintf(why, sizeof(why), "%s timed out",
 		         b->state == B_CONNECTING ? "connect" : "reply");
 		lost(b, BACKEND_TIMEOUT, why);
 		return;
 	}
-	if (what & BEV_EVENT_EOF)
+	if (what == CONN_EOF)
 		snprintf(why, sizeof(why), "connection closed by backend");
 	else
-		snprintf(why, sizeof(why), "%s",
-		         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		snprintf(why, sizeof(why), "%s", strerror(errno));
 	lost(b, BACKEND_LOST, why);
 }

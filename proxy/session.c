@@ -25,7 +25,6 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "common/log.h"
@@ -34,6 +33,7 @@
 #include "policies/config.h"
 #include "proxy/backend.h"
 #include "proxy/caps.h"
+#include "proxy/conn.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
 #include "proxy/session_int.h"
@@ -49,9 +49,9 @@
 typedef void command_fn(struct session *s, const struct smtp_cmd *cmd, const char *line,
                         size_t len);
 
-static void session_readcb(struct bufferevent *bev, void *arg);
-static void session_writecb(struct bufferevent *bev, void *arg);
-static void session_eventcb(struct bufferevent *bev, short what, void *arg);
+static void session_readcb(struct conn *conn, void *arg);
+static void session_drainedcb(struct conn *conn, void *arg);
+static void session_eventcb(struct conn *conn, int what, void *arg);
 static void session_process(struct session *s);
 static void process_input(struct session *s);
 static void session_backend_done(void *arg, enum backend_status status, int code,
@@ -59,6 +59,12 @@ static void session_backend_done(void *arg, enum backend_status status, int code
 static void protocol_error(struct session *s, const char *reply);
 static command_fn cmd_helo, cmd_mail, cmd_rcpt, cmd_data, cmd_bdat, cmd_rset, cmd_noop, cmd_quit,
         cmd_not_implemented;
+
+static const struct conn_callbacks session_callbacks = {
+        .readable = session_readcb,
+        .drained = session_drainedcb,
+        .event = session_eventcb,
+};
 
 static const struct {
 	enum smtp_verb verb;
@@ -87,27 +93,18 @@ struct session *
 session_new(struct server *server, int fd, const struct sockaddr *sa)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
-	unsigned ms;
-	struct timeval tv;
 
 	s->server = server;
 	s->cfg = config_ref(server->cfg);
 	s->id = ++server->next_session_id;
 	netaddr_ip(sa, s->ip, sizeof(s->ip));
 	s->port = netaddr_port(sa);
-	s->bev = bufferevent_socket_new(server->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL)
-		fatal("event=out_of_memory what=bufferevent");
-	bufferevent_setcb(s->bev, session_readcb, session_writecb, session_eventcb, s);
-	bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_MAX);
-	ms = s->cfg->timeouts.client;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	bufferevent_set_timeouts(s->bev, &tv, &tv);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	s->conn = conn_new(server->base, fd, &session_callbacks, s);
+	conn_set_timeout(s->conn, s->cfg->timeouts.client);
 	TAILQ_INSERT_TAIL(&server->sessions, s, entry);
 	log_debug("event=connect session=%lx client=%s:%d", s->id, s->ip, s->port);
 	session_replyf(s, "220 %s ESMTP postern\r\n", s->cfg->hostname);
+	conn_flush(s->conn);
 	return s;
 }
 
@@ -140,7 +137,7 @@ session_free(struct session *s)
 		session_log_transaction(s, 0, "abandoned", 9);
 	transaction_free(s);
 	backend_free(s->backend);
-	bufferevent_free(s->bev);
+	conn_free(s->conn);
 	log_debug("event=disconnect session=%lx client=%s:%d", s->id, s->ip, s->port);
 	TAILQ_REMOVE(&s->server->sessions, s, entry);
 	server_session_closed(s->server, s);
@@ -158,7 +155,7 @@ session_shutdown(struct session *s)
 void
 session_reply(struct session *s, const char *reply)
 {
-	evbuffer_add(bufferevent_get_output(s->bev), reply, strlen(reply));
+	evbuffer_add(conn_output(s->conn), reply, strlen(reply));
 }
 
 void
@@ -167,7 +164,7 @@ session_replyf(struct session *s, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(bufferevent_get_output(s->bev), fmt, ap);
+	evbuffer_add_vprintf(conn_output(s->conn), fmt, ap);
 	va_end(ap);
 }
 
@@ -180,13 +177,13 @@ session_close_after(struct session *s, const char *fmt, ...)
 	if (s->state == S_CLOSING)
 		return;
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(bufferevent_get_output(s->bev), fmt, ap);
+	evbuffer_add_vprintf(conn_output(s->conn), fmt, ap);
 	va_end(ap);
 	s->state = S_CLOSING;
-	bufferevent_disable(s->bev, EV_READ);
-	/* Already flushed output gets no write callback: end now, from the loop. */
-	bufferevent_trigger(s->bev, EV_WRITE,
-	                    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	conn_read(s->conn, 0);
+	conn_flush(s->conn);
+	/* The session ends from the loop once the reply is out, never inside a caller. */
+	conn_when_drained(s->conn);
 }
 
 void
@@ -281,8 +278,7 @@ cmd_helo(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 	static const struct smtp_caps none;
 
 	caps_front_ehlo(s->server->backend_caps_known ? &s->server->backend_caps : &none,
-	                s->cfg->limits.max_message_size, s->cfg->hostname,
-	                bufferevent_get_output(s->bev));
+	                s->cfg->limits.max_message_size, s->cfg->hostname, conn_output(s->conn));
 }
 
 /* The SIZE= a client declares may already tell us the message is too large. */
@@ -424,13 +420,18 @@ session_process(struct session *s)
 	s->processing = 1;
 	process_input(s);
 	s->processing = 0;
+	if (s->state != S_CLOSING) {
+		/* Pipelined input beyond the limit waits in the kernel. */
+		conn_read(s->conn, evbuffer_get_length(conn_input(s->conn)) < SESSION_INPUT_MAX);
+		conn_flush(s->conn);
+	}
 }
 
 static void
 process_input(struct session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
-	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct evbuffer *in = conn_input(s->conn);
+	struct evbuffer *out = conn_output(s->conn);
 	size_t max = s->cfg->limits.max_command_line;
 
 	while (s->wait == W_NONE && s->state != S_CLOSING &&
@@ -518,7 +519,7 @@ session_backend_done(void *arg, enum backend_status status, int code, struct evb
 			snprintf(tx->rcpts + old, add + 4, "%s<%s>", old ? "," : "", rcpt);
 			tx->nrcpt++;
 		}
-		evbuffer_add_buffer(bufferevent_get_output(s->bev), reply);
+		evbuffer_add_buffer(conn_output(s->conn), reply);
 		break;
 	}
 	}
@@ -526,19 +527,18 @@ session_backend_done(void *arg, enum backend_status status, int code, struct evb
 }
 
 static void
-session_readcb(struct bufferevent *bev, void *arg)
+session_readcb(struct conn *conn, void *arg)
 {
 	session_process(arg);
 }
 
 static void
-session_writecb(struct bufferevent *bev, void *arg)
+session_drainedcb(struct conn *conn, void *arg)
 {
 	struct session *s = arg;
 
 	if (s->state == S_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			session_free(s);
+		session_free(s);
 		return;
 	}
 	/* The output was full: commands may be waiting. */
@@ -546,27 +546,20 @@ session_writecb(struct bufferevent *bev, void *arg)
 }
 
 static void
-session_eventcb(struct bufferevent *bev, short what, void *arg)
+session_eventcb(struct conn *conn, int what, void *arg)
 {
 	struct session *s = arg;
 
-	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && s->wait != W_NONE &&
-	    s->state != S_CLOSING) {
-		/* The client is waiting for the backend, not idle. */
-		bufferevent_enable(bev, EV_READ);
-		return;
-	}
-	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && s->state != S_CLOSING) {
+	if (what == CONN_TIMEOUT && s->state != S_CLOSING) {
+		/* A client waiting for the backend is not idle. */
+		if (s->wait != W_NONE)
+			return;
 		log_info("event=timeout session=%lx client=%s:%d", s->id, s->ip, s->port);
 		session_close_after(s, "421 4.4.2 %s Error: timeout exceeded\r\n",
 		                    s->cfg->hostname);
-		bufferevent_enable(bev, EV_WRITE);
 		return;
 	}
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-		if (s->state != S_CLOSING && s->tx == NULL)
-			log_debug("event=client_gone session=%lx client=%s:%d", s->id, s->ip,
-			          s->port);
-		session_free(s);
-	}
+	if (s->state != S_CLOSING && s->tx == NULL)
+		log_debug("event=client_gone session=%lx client=%s:%d", s->id, s->ip, s->port);
+	session_free(s);
 }

@@ -28,11 +28,11 @@
 #include <sys/uio.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 
 #include "common/log.h"
 #include "policies/config.h"
 #include "proxy/backend.h"
+#include "proxy/conn.h"
 #include "proxy/session_int.h"
 #include "proxy/spool.h"
 
@@ -137,7 +137,7 @@ end_of_message(struct session *s)
 static size_t
 feed(struct session *s, size_t max, enum data_status *status)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *in = conn_input(s->conn);
 	struct evbuffer_iovec vec[DATA_IOVECS];
 	int n = evbuffer_peek(in, (ssize_t)max, NULL, vec, DATA_IOVECS);
 	size_t total = 0;
@@ -160,7 +160,7 @@ static int
 data_input(struct session *s)
 {
 	enum data_status status;
-	size_t avail = evbuffer_get_length(bufferevent_get_input(s->bev));
+	size_t avail = evbuffer_get_length(conn_input(s->conn));
 
 	if (avail == 0)
 		return 0;
@@ -174,20 +174,20 @@ data_input(struct session *s)
 		return 1;
 	}
 	/* More than DATA_IOVECS chains may be waiting: go round again. */
-	return evbuffer_get_length(bufferevent_get_input(s->bev)) > 0;
+	return evbuffer_get_length(conn_input(s->conn)) > 0;
 }
 
 static void
 drop_chunk(struct session *s, size_t len)
 {
-	evbuffer_drain(bufferevent_get_input(s->bev), len);
+	evbuffer_drain(conn_input(s->conn), len);
 	s->chunk_remaining -= len;
 }
 
 static int
 bdat_input(struct session *s)
 {
-	size_t avail = evbuffer_get_length(bufferevent_get_input(s->bev));
+	size_t avail = evbuffer_get_length(conn_input(s->conn));
 	size_t len = avail < s->chunk_remaining ? avail : s->chunk_remaining;
 	enum data_status status = DATA_CONTINUE;
 

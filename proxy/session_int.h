@@ -17,7 +17,7 @@
 #include "proxy/smtp_cmd.h"
 #include "proxy/xclient.h"
 
-struct bufferevent;
+struct conn;
 struct evbuffer;
 
 enum session_state {
@@ -55,7 +55,7 @@ struct session {
 	TAILQ_ENTRY(session) entry;
 	struct server *server;
 	struct config *cfg; /* the config this session started with (a reference) */
-	struct bufferevent *bev;
+	struct conn *conn;
 	struct backend *backend;
 	struct transaction *tx;
 	char *helo;
