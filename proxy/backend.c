@@ -140,6 +140,27 @@ backend_in_transaction(const struct backend *b)
 	return b->in_transaction;
 }
 
+int
+backend_reusable(const struct backend *b)
+{
+	return b->conn != NULL && b->state == B_IDLE && !b->in_transaction;
+}
+
+void
+backend_rebind(struct backend *b, backend_done_fn *done, void *arg)
+{
+	b->done = done;
+	b->arg = arg;
+	b->client = NULL;
+	b->xclient_sent = b->xforward_sent = 0;
+}
+
+const struct config *
+backend_config(const struct backend *b)
+{
+	return b->cfg;
+}
+
 const char *
 backend_last_error(const struct backend *b)
 {

@@ -6,7 +6,8 @@
  *	backend_prepare(backend, client)
  *	backend_command(backend, line, len)
  *	backend_message(backend, spool)
- *	backend_busy(backend), backend_in_transaction(backend)
+ *	backend_in_transaction(backend), backend_reusable(backend)
+ *	backend_rebind(backend, done, arg)
  * DESCRIPTION
  *	A backend belongs to one session (or to the capability probe) and does
  *	one thing at a time; every operation ends with one call of done(arg,
@@ -27,6 +28,13 @@
  *	backend_message() sends the spooled message: "BDAT n LAST" when the
  *	backend offers CHUNKING, else DATA, the content dot-stuffed, and ".".
  *	A non-354 reply to DATA is returned as the final reply.
+ *
+ *	backend_reusable() says whether the connection is open, idle and holds no
+ *	transaction, so that another session can take it over (the server keeps
+ *	such connections in a small pool). backend_rebind() hands it to its new
+ *	owner and forgets the previous client: the next backend_prepare() sends
+ *	XCLIENT (which starts a new SMTP session at the backend) or XFORWARD for
+ *	the new one.
  *
  *	Failures after the connection was ready come as BACKEND_LOST (closed,
  *	reset, unparseable reply) or BACKEND_TIMEOUT; the backend is then
@@ -63,6 +71,9 @@ void backend_prepare(struct backend *backend, const struct client_identity *clie
 void backend_command(struct backend *backend, const char *line, size_t len);
 void backend_message(struct backend *backend, struct spool *spool);
 int backend_in_transaction(const struct backend *backend);
+int backend_reusable(const struct backend *backend);
+void backend_rebind(struct backend *backend, backend_done_fn *done, void *arg);
+const struct config *backend_config(const struct backend *backend);
 const char *backend_last_error(const struct backend *backend);
 
 #endif

@@ -94,8 +94,7 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 		        "keeping the running one\"");
 		return;
 	}
-	config_unref(rt->server->cfg);
-	rt->server->cfg = cfg;
+	server_set_config(rt->server, cfg);
 	if (rt->opt->verbose)
 		cfg->log.level = LOG_LEVEL_DEBUG;
 	log_set_level(cfg->log.level);

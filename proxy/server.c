@@ -35,6 +35,7 @@ struct client_count {
 };
 
 static void probe_start(struct server *server);
+static void pool_flush(struct server *server);
 
 struct server *
 server_new(struct event_base *base, struct config *cfg)
@@ -68,6 +69,7 @@ server_free(struct server *server)
 		session_free(s);
 	close_listeners(server);
 	backend_free(server->probe);
+	pool_flush(server);
 	if (server->probe_timer)
 		event_free(server->probe_timer);
 	if (server->stop_timer)
@@ -91,6 +93,64 @@ server_start(struct server *server)
 	}
 	probe_start(server);
 	return 0;
+}
+
+static void
+pool_flush(struct server *server)
+{
+	while (server->npool > 0)
+		backend_free(server->pool[--server->npool]);
+}
+
+/* A pooled connection that fails or closes just leaves the pool. */
+static void
+pool_done(void *arg, enum backend_status status, int code, struct evbuffer *reply)
+{
+	struct server *server = arg;
+
+	for (size_t i = 0; i < server->npool; i++) {
+		if (backend_reusable(server->pool[i]))
+			continue;
+		backend_free(server->pool[i]);
+		server->pool[i--] = server->pool[--server->npool];
+	}
+}
+
+struct backend *
+server_backend_take(struct server *server, struct config *cfg, backend_done_fn *done, void *arg)
+{
+	while (server->npool > 0) {
+		struct backend *b = server->pool[--server->npool];
+
+		if (backend_reusable(b) && backend_config(b) == cfg) {
+			backend_rebind(b, done, arg);
+			return b;
+		}
+		backend_free(b);
+	}
+	return backend_new(server, cfg, done, arg);
+}
+
+void
+server_backend_give(struct server *server, struct backend *b)
+{
+	if (b == NULL)
+		return;
+	if (server->stopping || server->npool == SERVER_POOL_SIZE || !backend_reusable(b) ||
+	    backend_config(b) != server->cfg) {
+		backend_free(b);
+		return;
+	}
+	backend_rebind(b, pool_done, server);
+	server->pool[server->npool++] = b;
+}
+
+void
+server_set_config(struct server *server, struct config *cfg)
+{
+	config_unref(server->cfg);
+	server->cfg = cfg;
+	pool_flush(server);
 }
 
 void
@@ -243,6 +303,7 @@ server_stop(struct server *server)
 	server->stopping = 1;
 	log_info("event=stopping sessions=%u deadline_ms=%u", server->nsessions, ms);
 	close_listeners(server);
+	pool_flush(server);
 	if (server->probe_timer)
 		evtimer_del(server->probe_timer);
 	if (server->nsessions == 0) {

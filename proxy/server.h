@@ -8,6 +8,8 @@
  *	server_session_closed(server, session)
  *	server_learn_caps(server, caps)
  *	server_stop(server)
+ *	server_set_config(server, cfg)
+ *	server_backend_take(server, cfg, done, arg), server_backend_give(server, backend)
  * DESCRIPTION
  *	server_start() opens every configured listener and starts learning the
  *	backend's EHLO capabilities (so that postern can answer EHLO itself);
@@ -20,6 +22,15 @@
  *	server_learn_caps() records the capabilities a backend EHLO reply
  *	announced; every backend connection refreshes them.
  *
+ *	server_backend_take() returns an idle backend connection from the pool
+ *	(rebound to done/arg), or a new one. server_backend_give() takes a
+ *	session's backend when the session ends: kept if reusable and the pool
+ *	has room, else freed. Reusing connections spares the backend a TCP
+ *	handshake, a greeting and a teardown per client session.
+ *
+ *	server_set_config() installs a reloaded configuration; pooled
+ *	connections made under the old one are closed.
+ *
  *	server_stop() (SIGTERM) closes the listeners at once, lets sessions run
  *	until timeouts.shutdown, then ends the remaining ones with 421 and
  *	leaves the event loop.
@@ -30,6 +41,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "proxy/backend.h"
 #include "proxy/caps.h"
 
 struct event_base;
@@ -40,6 +52,8 @@ struct listener;
 struct client_count;
 
 TAILQ_HEAD(session_list, session);
+
+#define SERVER_POOL_SIZE 64
 
 struct server {
 	struct event_base *base;
@@ -53,6 +67,8 @@ struct server {
 	struct smtp_caps backend_caps;
 	int backend_caps_known;
 	struct backend *probe;
+	struct backend *pool[SERVER_POOL_SIZE];
+	size_t npool;
 	struct event *probe_timer;
 	struct event *stop_timer;
 	int stopping;
@@ -66,5 +82,9 @@ void server_accept(struct server *server, int fd, const struct sockaddr *sa, soc
 void server_session_closed(struct server *server, struct session *session);
 void server_learn_caps(struct server *server, const struct smtp_caps *caps);
 void server_stop(struct server *server);
+void server_set_config(struct server *server, struct config *cfg);
+struct backend *server_backend_take(struct server *server, struct config *cfg,
+                                    backend_done_fn *done, void *arg);
+void server_backend_give(struct server *server, struct backend *backend);
 
 #endif

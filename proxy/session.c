@@ -136,7 +136,7 @@ session_free(struct session *s)
 	if (s->tx != NULL)
 		session_log_transaction(s, 0, "abandoned", 9);
 	transaction_free(s);
-	backend_free(s->backend);
+	server_backend_give(s->server, s->backend);
 	conn_free(s->conn);
 	log_debug("event=disconnect session=%lx client=%s:%d", s->id, s->ip, s->port);
 	TAILQ_REMOVE(&s->server->sessions, s, entry);
@@ -324,7 +324,7 @@ cmd_mail(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 	tx->from = xstrndup(cmd->path, cmd->path_len);
 	s->tx = tx;
 	if (s->backend == NULL)
-		s->backend = backend_new(s->server, s->cfg, session_backend_done, s);
+		s->backend = server_backend_take(s->server, s->cfg, session_backend_done, s);
 
 	tx->identity = (struct client_identity){
 	        .addr = s->ip, .port = s->port, .helo = s->helo, .esmtp = s->esmtp};
