@@ -19,14 +19,21 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
+wait_port() {
+	for _ in $(seq 50); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on 127.0.0.1:$1" >&2
+	return 1
+}
+
 smtp-sink -u nobody -d "$demo/mail/%H%M%S." 127.0.0.1:10025 64 &
 pids+=($!)
+wait_port 10025
 _build/proxy/postern --listen 127.0.0.1:2525 2> "$demo/postern.log" &
 pids+=($!)
-for _ in $(seq 50); do
-	(exec 3<>/dev/tcp/127.0.0.1/2525) 2>/dev/null && break
-	sleep 0.1
-done
+wait_port 2525
 
 echo "== three messages through postern (127.0.0.1:2525) to the backend (127.0.0.1:10025)"
 for i in 1 2 3; do
