@@ -1,1 +1,0 @@
-#include "policies/yaml_doc.h"

@@ -1,3 +1,0 @@
-#ifndef POSTERN_YAML_DOC_H
-#define POSTERN_YAML_DOC_H
-#endif
