@@ -24,6 +24,7 @@
 
 #include "common/xalloc.h"
 #include "policies/config.h"
+#include "policies/config_int.h"
 
 enum field_type { F_UINT, F_SIZE, F_DURATION, F_BOOL, F_ENUM, F_STRING };
 
@@ -33,13 +34,6 @@ struct field {
 	size_t offset; /* into struct config */
 	unsigned long long min, max;
 	const char *const *names; /* F_ENUM: values in enum order */
-};
-
-struct loader {
-	yaml_document_t *doc;
-	const char *file;
-	struct config *cfg;
-	struct config_diag *diag;
 };
 
 static const char *const xclient_names[] = {"auto", "xclient", "xforward", "off", NULL};
@@ -101,10 +95,16 @@ static const struct {
 	void (*load)(struct loader *, yaml_node_t *);
 	size_t string_offset;
 } sections[] = {
-        {"listen", NULL, load_listen, 0},        {"backend", NULL, load_backend, 0},
-        {"limits", limits_fields, NULL, 0},      {"timeouts", timeouts_fields, NULL, 0},
-        {"smtp", smtp_fields, NULL, 0},          {"log", log_fields, NULL, 0},
-        {"hostname", NULL, NULL, OFF(hostname)}, {"spool_dir", NULL, NULL, OFF(spool_dir)},
+        {"listen", NULL, load_listen, 0},
+        {"backend", NULL, load_backend, 0},
+        {"limits", limits_fields, NULL, 0},
+        {"timeouts", timeouts_fields, NULL, 0},
+        {"smtp", smtp_fields, NULL, 0},
+        {"log", log_fields, NULL, 0},
+        {"hostname", NULL, NULL, OFF(hostname)},
+        {"spool_dir", NULL, NULL, OFF(spool_dir)},
+        {"filters", NULL, config_load_filters, 0},
+        {"policies", NULL, config_load_policies, 0},
 };
 
 void
@@ -135,10 +135,7 @@ config_diag_free(struct config_diag *diag)
 	diag->n = 0;
 }
 
-static void node_error(struct loader *l, const yaml_node_t *node, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void
+void
 node_error(struct loader *l, const yaml_node_t *node, const char *fmt, ...)
 {
 	char msg[512];
@@ -151,13 +148,13 @@ node_error(struct loader *l, const yaml_node_t *node, const char *fmt, ...)
 	                (int)node->start_mark.column + 1, "%s", msg);
 }
 
-static const char *
+const char *
 scalar(const yaml_node_t *node)
 {
 	return (const char *)node->data.scalar.value;
 }
 
-static int
+int
 expect(struct loader *l, yaml_node_t *node, yaml_node_type_t type, const char *what)
 {
 	static const char *const kinds[] = {"nothing", "a scalar", "a sequence", "a mapping"};
@@ -196,7 +193,7 @@ distance(const char *a, const char *b)
 	return row[lb];
 }
 
-static void
+void
 unknown_key(struct loader *l, yaml_node_t *key, const char *section, const char *const *known,
             size_t n)
 {
@@ -243,7 +240,7 @@ scale(unsigned long long *v, unsigned long long factor)
 }
 
 /* "30", "30s", "250ms", "5m", "1h" -> milliseconds */
-static int
+int
 parse_duration(const char *s, unsigned long long *ms)
 {
 	const char *unit;
@@ -514,34 +511,45 @@ load_backend(struct loader *l, yaml_node_t *node)
 static void
 load_root(struct loader *l, yaml_node_t *root)
 {
+	const size_t nsections = sizeof(sections) / sizeof(sections[0]);
 	const char *known[sizeof(sections) / sizeof(sections[0])];
 
-	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+	for (size_t i = 0; i < nsections; i++)
 		known[i] = sections[i].key;
 	if (root == NULL) /* an empty file: all defaults */
 		return;
 	if (expect(l, root, YAML_MAPPING_NODE, "configuration") < 0)
 		return;
-	for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
-	     pair < root->data.mapping.pairs.top; pair++) {
+	yaml_node_pair_t *start = root->data.mapping.pairs.start,
+	                 *top = root->data.mapping.pairs.top;
+
+	for (yaml_node_pair_t *pair = start; pair < top; pair++) {
 		yaml_node_t *key = yaml_document_get_node(l->doc, pair->key);
-		yaml_node_t *value = yaml_document_get_node(l->doc, pair->value);
 		size_t i;
 
 		if (expect(l, key, YAML_SCALAR_NODE, "key") < 0)
 			continue;
-		for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
-			if (strcmp(sections[i].key, scalar(key)) == 0)
-				break;
-		if (i == sizeof(sections) / sizeof(sections[0]))
-			unknown_key(l, key, "the configuration", known, i);
-		else if (sections[i].load)
-			sections[i].load(l, value);
-		else if (sections[i].fields)
-			load_fields(l, value, sections[i].key, sections[i].fields);
-		else
-			load_string(l, value,
-			            (char **)((char *)l->cfg + sections[i].string_offset));
+		for (i = 0; i < nsections && strcmp(sections[i].key, scalar(key)) != 0; i++)
+			;
+		if (i == nsections)
+			unknown_key(l, key, "the configuration", known, nsections);
+	}
+	/* In table order, not file order: policies refer to filters. */
+	for (size_t i = 0; i < nsections; i++) {
+		for (yaml_node_pair_t *pair = start; pair < top; pair++) {
+			yaml_node_t *key = yaml_document_get_node(l->doc, pair->key);
+			yaml_node_t *value = yaml_document_get_node(l->doc, pair->value);
+
+			if (key->type != YAML_SCALAR_NODE || strcmp(sections[i].key, scalar(key)))
+				continue;
+			if (sections[i].load)
+				sections[i].load(l, value);
+			else if (sections[i].fields)
+				load_fields(l, value, sections[i].key, sections[i].fields);
+			else
+				load_string(l, value,
+				            (char **)((char *)l->cfg + sections[i].string_offset));
+		}
 	}
 }
 
@@ -751,5 +759,6 @@ config_unref(struct config *cfg)
 	free(cfg->hostname);
 	free(cfg->backend.text);
 	free(cfg->spool_dir);
+	policy_set_free(&cfg->policies);
 	free(cfg);
 }

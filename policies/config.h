@@ -38,6 +38,7 @@
 
 #include "common/log.h"
 #include "common/netaddr.h"
+#include "policies/policy.h"
 #include "proxy/data_reader.h"
 
 enum xclient_mode { XCLIENT_AUTO, XCLIENT_XCLIENT, XCLIENT_XFORWARD, XCLIENT_OFF };
@@ -89,6 +90,7 @@ struct config {
 	char *spool_dir;
 	enum data_newline bare_newline;
 	struct config_log log;
+	struct policy_set policies; /* filters: and policies: */
 };
 
 struct config_diag {

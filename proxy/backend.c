@@ -85,6 +85,7 @@ struct backend {
 	unsigned pending; /* XCLIENT/XFORWARD lines still to be answered */
 	struct spool *spool;
 	size_t spool_offset;
+	struct evbuffer *prefix;      /* headers postern adds in front of the message */
 	char *deferred_line;          /* a command that came during a keepalive NOOP */
 	struct spool *deferred_spool; /* a message that came during a keepalive NOOP */
 	char error[160];
@@ -118,7 +119,8 @@ backend_new(struct server *server, struct config *cfg, backend_done_fn *done, vo
 	b->done = done;
 	b->arg = arg;
 	b->reply = evbuffer_new();
-	if (b->reply == NULL)
+	b->prefix = evbuffer_new();
+	if (b->reply == NULL || b->prefix == NULL)
 		fatal("event=out_of_memory what=evbuffer");
 	return b;
 }
@@ -130,6 +132,7 @@ backend_free(struct backend *b)
 		return;
 	backend_close(b);
 	evbuffer_free(b->reply);
+	evbuffer_free(b->prefix);
 	config_unref(b->cfg);
 	free(b);
 }
@@ -180,6 +183,7 @@ backend_close(struct backend *b)
 	free(b->deferred_line);
 	b->deferred_line = NULL;
 	evbuffer_drain(b->reply, evbuffer_get_length(b->reply));
+	evbuffer_drain(b->prefix, evbuffer_get_length(b->prefix));
 }
 
 static void
@@ -373,14 +377,16 @@ backend_command(struct backend *b, const char *line, size_t len)
 }
 
 void
-backend_message(struct backend *b, struct spool *spool)
+backend_message(struct backend *b, struct evbuffer *headers, struct spool *spool)
 {
-	size_t size = spool_size(spool);
-
+	if (headers != NULL)
+		evbuffer_add_buffer(b->prefix, headers);
 	if (b->state == B_NOOP) {
 		b->deferred_spool = spool;
 		return;
 	}
+	size_t size = evbuffer_get_length(b->prefix) + spool_size(spool);
+
 	b->spool = spool;
 	b->spool_offset = 0;
 	if (b->caps.flags & CAP_CHUNKING) {
@@ -390,6 +396,7 @@ backend_message(struct backend *b, struct spool *spool)
 		smtp_reply_reset(&b->rr);
 		set_read_timeout(b, b->cfg->timeouts.backend_data);
 		evbuffer_add_printf(out, "BDAT %zu LAST\r\n", size);
+		evbuffer_add_buffer(out, b->prefix);
 		if (spool_add_to(spool, out) < 0) {
 			snprintf(b->error, sizeof(b->error), "spool: %s", strerror(errno));
 			log_warn("event=spool_error reason=\"%s\"", b->error);
@@ -568,13 +575,15 @@ handle_reply(struct backend *b, int code)
 			struct spool *spool = b->deferred_spool;
 
 			b->deferred_spool = NULL;
-			backend_message(b, spool);
+			backend_message(b, NULL, spool);
 		}
 		return 1;
 	case B_DATA:
 		if (code == 354) {
 			evbuffer_drain(b->reply, len);
 			b->state = B_MESSAGE;
+			/* postern's own header lines never start with a dot. */
+			evbuffer_add_buffer(conn_output(b->conn), b->prefix);
 			b->stuffing = 1;
 			b->at_line_start = 1;
 			set_read_timeout(b, b->cfg->timeouts.backend_data);

@@ -121,6 +121,7 @@ transaction_free(struct session *s)
 
 	if (tx == NULL)
 		return;
+	session_filter_end(s);
 	spool_free(tx->spool);
 	free(tx->mail_line);
 	free(tx->from);
@@ -203,14 +204,18 @@ session_log_transaction(struct session *s, int status, const char *reply, size_t
 	double secs = (double)(now.tv_sec - tx->started.tv_sec) +
 	              (double)(now.tv_nsec - tx->started.tv_nsec) / 1e9;
 
+	char decision[1024];
+
+	decision[0] = '\0';
+	session_filter_log(s, decision, sizeof(decision));
 	log_info("event=transaction session=%lx client=%s:%d helo=%s from=<%s> rcpt=%s nrcpt=%u "
-	         "size=%llu status=%d reply=%s duration=%.3f",
+	         "size=%llu status=%d reply=%s duration=%.3f%s",
 	         s->id, s->ip, s->port,
 	         log_quote(helo, sizeof(helo), s->helo ? s->helo : "",
 	                   s->helo ? strlen(s->helo) : 0),
 	         log_escape(from, sizeof(from), tx->from, strlen(tx->from)),
 	         tx->rcpts ? tx->rcpts : "-", tx->nrcpt, tx->size, status,
-	         log_quote(quoted, sizeof(quoted), reply, first), secs);
+	         log_quote(quoted, sizeof(quoted), reply, first), secs, decision);
 }
 
 static void
@@ -328,8 +333,7 @@ cmd_mail(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 
 	tx->identity = (struct client_identity){
 	        .addr = s->ip, .port = s->port, .helo = s->helo, .esmtp = s->esmtp};
-	s->wait = W_PREPARE;
-	backend_prepare(s->backend, &tx->identity);
+	session_filter_mail(s);
 }
 
 static void
@@ -348,8 +352,7 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 	tx->nrcpt_tried++;
 	free(tx->rcpt_line);
 	tx->rcpt_line = xstrndup(cmd->path, cmd->path_len);
-	s->wait = W_RCPT;
-	backend_command(s->backend, line, len);
+	session_filter_rcpt(s, line, len);
 }
 
 static void
@@ -412,6 +415,12 @@ dispatch(struct session *s, const char *line, size_t len)
  * out. A backend reply can arrive synchronously from inside a command (a
  * failure found at once); the outer loop then goes on by itself.
  */
+void
+session_continue(struct session *s)
+{
+	session_process(s);
+}
+
 static void
 session_process(struct session *s)
 {
@@ -518,6 +527,7 @@ session_backend_done(void *arg, enum backend_status status, int code, struct evb
 			tx->rcpts = xrealloc(tx->rcpts, old + add + 4);
 			snprintf(tx->rcpts + old, add + 4, "%s<%s>", old ? "," : "", rcpt);
 			tx->nrcpt++;
+			session_filter_accepted_rcpt(s);
 		}
 		evbuffer_add_buffer(conn_output(s->conn), reply);
 		break;

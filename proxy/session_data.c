@@ -129,8 +129,7 @@ end_of_message(struct session *s)
 		transaction_free(s);
 		return;
 	}
-	s->wait = W_MESSAGE;
-	backend_message(s->backend, tx->spool);
+	session_filter_eom(s);
 }
 
 /* Feed up to max octets of buffered input to the reader; returns octets consumed. */

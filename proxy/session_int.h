@@ -15,9 +15,11 @@
 
 #include "proxy/data_reader.h"
 #include "proxy/smtp_cmd.h"
+#include "filters/filter.h"
 #include "proxy/xclient.h"
 
 struct conn;
+struct session;
 struct evbuffer;
 
 enum session_state {
@@ -33,6 +35,7 @@ enum session_wait {
 	W_MAIL,
 	W_RCPT,
 	W_MESSAGE, /* the message was sent; waiting for the final reply */
+	W_FILTER,  /* a filter chain stage is running */
 };
 
 struct transaction {
@@ -48,6 +51,17 @@ struct transaction {
 	const char *error_reply; /* reply owed at the end of the message, instead of relaying */
 	unsigned bdat_used : 1;
 	struct client_identity identity; /* for the backend, while it prepares */
+	/* session_filter.c */
+	struct filter_txn ftxn;
+	struct chain *chain;
+	void (*filter_next)(struct session *s);
+	const struct policy *pre_policy;  /* chosen at MAIL, without a recipient */
+	const struct policy *policy;      /* the transaction's: its first recipient's */
+	const struct policy *rcpt_policy; /* the recipient being checked */
+	char *rcpt_cmd;                   /* the RCPT command waiting for its filters */
+	size_t rcpt_first_finding;
+	char *header_block;
+	enum action action;
 	struct timespec started;
 };
 
@@ -74,12 +88,21 @@ struct session {
 };
 
 /* session.c */
+void session_continue(struct session *s);
 void session_reply(struct session *s, const char *reply);
 void session_replyf(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void session_close_after(struct session *s, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 void session_log_transaction(struct session *s, int status, const char *reply, size_t len);
 void transaction_free(struct session *s);
+
+/* session_filter.c */
+void session_filter_mail(struct session *s);
+void session_filter_rcpt(struct session *s, const char *line, size_t len);
+void session_filter_accepted_rcpt(struct session *s);
+void session_filter_eom(struct session *s);
+void session_filter_end(struct session *s);
+size_t session_filter_log(const struct session *s, char *buf, size_t size);
 
 /* session_data.c */
 void session_data_begin(struct session *s);

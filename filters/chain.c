@@ -1,0 +1,201 @@
+/*
+ * NAME
+ *	chain - run one stage of the filter chain, without blocking
+ * SYNOPSIS
+ *	See chain.h; the filter-facing calls are in filter.h.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "filters/chain.h"
+
+struct chain {
+	struct filter *const *filters;
+	size_t n, next;
+	struct filter_call call;
+	struct event *timer;
+	chain_done_fn *done;
+	void *arg;
+	int pending; /* a filter is running */
+	int in_run;  /* inside a filter's run(): its filter_done() must not advance */
+};
+
+static const char *const action_names[] = {"none",    "accept",   "tag",   "quarantine",
+                                           "discard", "tempfail", "reject"};
+
+const char *
+action_name(enum action action)
+{
+	return action_names[action];
+}
+
+int
+action_parse(const char *text, enum action *action)
+{
+	for (size_t i = ACTION_ACCEPT; i < sizeof(action_names) / sizeof(action_names[0]); i++)
+		if (strcmp(text, action_names[i]) == 0) {
+			*action = (enum action)i;
+			return 0;
+		}
+	return -1;
+}
+
+static struct finding *
+add_finding(struct filter_txn *txn, const char *filter, const char *method, const char *result)
+{
+	struct finding *f;
+
+	txn->findings = xrealloc(txn->findings, (txn->nfindings + 1) * sizeof(*txn->findings));
+	f = &txn->findings[txn->nfindings++];
+	memset(f, 0, sizeof(*f));
+	f->filter = filter;
+	f->method = xstrdup(method);
+	f->result = xstrdup(result);
+	f->score = NAN;
+	f->action = ACTION_NONE;
+	return f;
+}
+
+void
+filter_finding(struct filter_call *call, const char *method, const char *result, double score,
+               const char *fmt, ...)
+{
+	struct finding *f = add_finding(call->txn, call->filter->name, method, result);
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	f->detail = xstrdup(detail);
+	f->score = score;
+}
+
+void
+filter_verdict(struct filter_call *call, enum action action, const char *reply)
+{
+	struct finding *f = add_finding(call->txn, call->filter->name, call->filter->type->name,
+	                                action_name(action));
+
+	f->action = action;
+	f->reply = reply ? xstrdup(reply) : NULL;
+}
+
+void
+filter_txn_clear(struct filter_txn *txn)
+{
+	for (size_t i = 0; i < txn->nfindings; i++) {
+		free(txn->findings[i].method);
+		free(txn->findings[i].result);
+		free(txn->findings[i].detail);
+		free(txn->findings[i].reply);
+	}
+	free(txn->findings);
+	txn->findings = NULL;
+	txn->nfindings = 0;
+}
+
+/* Run filters until one is pending or all are done; returns 1 when all are done. */
+static int
+advance(struct chain *c)
+{
+	while (c->next < c->n) {
+		struct filter *f = c->filters[c->next++];
+
+		if (!(f->type->stages & FILTER_STAGE(c->call.stage)))
+			continue;
+		c->call.filter = f;
+		c->call.scratch = NULL;
+		c->pending = 1;
+		c->in_run = 1;
+		enum filter_rc rc = f->type->run(&c->call);
+
+		c->in_run = 0;
+		/* A filter may call filter_done() before it even returns PENDING. */
+		if (rc == FILTER_PENDING && c->pending) {
+			struct timeval tv = {.tv_sec = f->timeout_ms / 1000,
+			                     .tv_usec = (f->timeout_ms % 1000) * 1000};
+
+			evtimer_add(c->timer, &tv);
+			return 0;
+		}
+		c->pending = 0;
+	}
+	return 1;
+}
+
+static void
+finish_async(struct chain *c)
+{
+	chain_done_fn *done = c->done;
+	void *arg = c->arg;
+
+	chain_cancel(c);
+	done(arg);
+}
+
+void
+filter_done(struct filter_call *call)
+{
+	struct chain *c = call->private;
+
+	if (!c->pending)
+		return;
+	c->pending = 0;
+	evtimer_del(c->timer);
+	if (!c->in_run && advance(c))
+		finish_async(c);
+}
+
+static void
+timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct chain *c = arg;
+	const struct filter *f = c->call.filter;
+	static const enum action on_error[] = {ACTION_NONE, ACTION_TEMPFAIL, ACTION_REJECT};
+
+	log_warn("event=filter_timeout filter=%s stage=%d timeout_ms=%u", f->name, c->call.stage,
+	         f->timeout_ms);
+	if (f->type->cancel)
+		f->type->cancel(&c->call);
+	c->pending = 0;
+	add_finding(c->call.txn, f->name, "error", "timeout")->action = on_error[f->on_error];
+	if (advance(c))
+		finish_async(c);
+}
+
+struct chain *
+chain_run(struct event_base *base, struct filter *const *filters, size_t n, enum filter_stage stage,
+          struct filter_txn *txn, chain_done_fn *done, void *arg)
+{
+	struct chain *c = xcalloc(1, sizeof(*c));
+
+	c->filters = filters;
+	c->n = n;
+	c->done = done;
+	c->arg = arg;
+	c->call = (struct filter_call){.stage = stage, .txn = txn, .base = base, .private = c};
+	c->timer = evtimer_new(base, timeout_cb, c);
+	if (!advance(c))
+		return c;
+	chain_cancel(c);
+	return NULL;
+}
+
+void
+chain_cancel(struct chain *c)
+{
+	if (c == NULL)
+		return;
+	if (c->pending && c->call.filter->type->cancel)
+		c->call.filter->type->cancel(&c->call);
+	event_free(c->timer);
+	free(c);
+}

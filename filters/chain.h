@@ -1,0 +1,38 @@
+/*
+ * NAME
+ *	chain - run one stage of the filter chain, without blocking
+ * SYNOPSIS
+ *	chain_run(base, filters, n, stage, txn, done, arg)
+ *	chain_cancel(chain)
+ * DESCRIPTION
+ *	chain_run() calls, in order, every filter in the list that implements
+ *	the stage. Findings accumulate in txn. When every filter finished at
+ *	once it returns NULL and done() is not called; otherwise it returns the
+ *	running chain and calls done(arg) from the event loop when the last
+ *	filter has finished.
+ *
+ *	A filter that does not finish within its timeout is cancelled and its
+ *	on_error applies: continue (a finding "error=timeout", no action),
+ *	tempfail or reject (a finding with that action).
+ *
+ *	chain_cancel() stops a running chain (the session is going away);
+ *	done() is then never called.
+ * DIAGNOSTICS
+ *	A filter timeout is logged (warning) with the filter's name.
+ */
+#ifndef POSTERN_CHAIN_H
+#define POSTERN_CHAIN_H
+
+#include "filters/filter.h"
+
+struct chain;
+
+typedef void chain_done_fn(void *arg);
+
+struct chain *chain_run(struct event_base *base, struct filter *const *filters, size_t n,
+                        enum filter_stage stage, struct filter_txn *txn, chain_done_fn *done,
+                        void *arg);
+void chain_cancel(struct chain *chain);
+void filter_txn_clear(struct filter_txn *txn);
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * NAME
+ *	filter - the plug-in interface of the filter chain
+ * SYNOPSIS
+ *	#include "filters/filter.h"
+ *
+ *	filter_finding(call, method, result, score, fmt, ...)
+ *	filter_verdict(call, action, reply)
+ *	filter_done(call)
+ * DESCRIPTION
+ *	A filter is a mechanism: it looks at the transaction and reports
+ *	findings ("spf=fail", "spam score 7.3"); a policy (policies/policy.h)
+ *	decides what they mean. The interface is milter-shaped: a filter type
+ *	names the stages it implements and gets one run() call per stage.
+ *
+ *	run() returns FILTER_DONE when it has finished, or FILTER_PENDING when
+ *	the answer comes later (a DNS reply, a worker-pool job, a network
+ *	engine); it then calls filter_done(call) from the event loop, exactly
+ *	once, and until then the chain waits without blocking anything else.
+ *	If the filter's timeout passes first, the chain calls cancel() (the
+ *	filter must then never touch call again) and applies on_error.
+ *
+ *	filter_finding() records a finding: method ("spf", "dkim", "spam",
+ *	"test" ...), result ("pass", "fail", "listed" ...), an optional score
+ *	(NAN for none) and a detail text (for logs and Authentication-Results
+ *	properties). filter_verdict() is for filters whose answer is itself an
+ *	action (an external milter's reject, the test filter): a finding whose
+ *	policy default is that action, with an optional SMTP reply ("550 5.7.1
+ *	text").
+ *
+ *	Adding a filter is adding a file: a struct filter_type and one line in
+ *	filters/registry.c. The session never learns filter names.
+ */
+#ifndef POSTERN_FILTER_H
+#define POSTERN_FILTER_H
+
+#include <stddef.h>
+
+struct event_base;
+struct filter_call;
+
+enum filter_stage {
+	FILTER_CONNECT,
+	FILTER_HELO,
+	FILTER_MAIL,
+	FILTER_RCPT,
+	FILTER_DATA,
+	FILTER_EOM, /* the whole message is spooled; headers are parsed */
+	FILTER_STAGES
+};
+#define FILTER_STAGE(s) (1u << (s))
+
+/* Ordered by severity: the policy keeps the most severe. */
+enum action {
+	ACTION_NONE, /* no opinion */
+	ACTION_ACCEPT,
+	ACTION_TAG,
+	ACTION_QUARANTINE,
+	ACTION_DISCARD,
+	ACTION_TEMPFAIL,
+	ACTION_REJECT,
+};
+
+enum filter_rc { FILTER_DONE, FILTER_PENDING };
+enum filter_on_error { ON_ERROR_CONTINUE, ON_ERROR_TEMPFAIL, ON_ERROR_REJECT };
+
+struct finding {
+	const char *filter; /* the instance's name */
+	char *method;
+	char *result;
+	char *detail;
+	double score;       /* NAN: none */
+	enum action action; /* ACTION_NONE unless the filter's answer is an action */
+	char *reply;        /* for that action, or NULL for the policy's reply */
+};
+
+/* What filters see of the transaction. Pointers stay valid for the transaction. */
+struct filter_txn {
+	const char *client_addr;
+	int client_port;
+	const char *helo;
+	const char *mail_from; /* without <>, "" for the null sender */
+	const char *rcpt;      /* FILTER_RCPT: the recipient being checked */
+	const char *const *rcpts;
+	size_t nrcpt;
+	const char *header_block; /* FILTER_EOM: the message header, CRLF lines */
+	size_t header_len;
+	unsigned long long size; /* FILTER_EOM: message octets */
+	struct finding *findings;
+	size_t nfindings;
+};
+
+struct filter {
+	char *name;
+	const struct filter_type *type;
+	unsigned timeout_ms;
+	enum filter_on_error on_error;
+	void *state; /* the type's own configuration */
+};
+
+struct filter_call {
+	const struct filter *filter;
+	enum filter_stage stage;
+	struct filter_txn *txn;
+	struct event_base *base;
+	void *private; /* the chain's */
+	void *scratch; /* the filter's, for a pending call */
+};
+
+struct config_diag;
+struct yaml_document_s;
+struct yaml_node_s;
+
+struct filter_type {
+	const char *name;
+	unsigned stages; /* FILTER_STAGE() bits */
+	/* Reads the type's own keys; unknown keys are errors. Returns 0 or -1. */
+	int (*configure)(struct filter *filter, struct yaml_document_s *doc,
+	                 struct yaml_node_s *node, const char *file, struct config_diag *diag);
+	void (*destroy)(struct filter *filter);
+	enum filter_rc (*run)(struct filter_call *call);
+	void (*cancel)(struct filter_call *call);
+};
+
+void filter_finding(struct filter_call *call, const char *method, const char *result, double score,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void filter_verdict(struct filter_call *call, enum action action, const char *reply);
+void filter_done(struct filter_call *call);
+
+const struct filter_type *filter_type_find(const char *name);
+const char *action_name(enum action action);
+int action_parse(const char *text, enum action *action);
+
+#endif

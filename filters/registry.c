@@ -1,0 +1,32 @@
+/*
+ * NAME
+ *	registry - the filter types postern knows, by name
+ * SYNOPSIS
+ *	filter_type_find(name)
+ * DESCRIPTION
+ *	One line per filter type. The test filter (filters/test_filter.c) is
+ *	only compiled into test builds (./configure --enable-test-filter).
+ */
+#include <string.h>
+
+#include "filters/filter.h"
+
+#ifdef POSTERN_TEST_FILTER
+extern const struct filter_type test_filter_type;
+#endif
+
+static const struct filter_type *const types[] = {
+#ifdef POSTERN_TEST_FILTER
+        &test_filter_type,
+#endif
+        NULL,
+};
+
+const struct filter_type *
+filter_type_find(const char *name)
+{
+	for (size_t i = 0; types[i] != NULL; i++)
+		if (strcmp(types[i]->name, name) == 0)
+			return types[i];
+	return NULL;
+}

@@ -1,0 +1,315 @@
+/*
+ * NAME
+ *	session_filter - where the session meets the filter chain and the policies
+ * SYNOPSIS
+ *	session_filter_mail(session)
+ *	session_filter_rcpt(session, line, len)
+ *	session_filter_eom(session)
+ *	session_filter_end(session)
+ *	session_filter_log(session, buf, size)
+ * DESCRIPTION
+ *	At MAIL, the policy chosen without a recipient (sender, client) runs its
+ *	chain's MAIL stage; a rejecting decision is answered here and the
+ *	backend never sees the transaction. At the first accepted RCPT the
+ *	recipient's policy becomes the transaction's policy; a later recipient
+ *	whose policy differs is deferred with 450 (the client sends it again
+ *	in a transaction of its own), so each transaction has one policy. The
+ *	RCPT stage's findings decide for that recipient alone. At the end of
+ *	the message the EOM stage runs and all findings decide: accept and tag
+ *	go on to the backend (tag with headers), reject and tempfail are
+ *	answered here, discard is answered 250 and dropped. In monitor mode
+ *	every decision is logged and none enforced.
+ *
+ *	Each function runs its stage and then goes on with the transaction
+ *	itself (relaying the command, or answering); while a filter is pending
+ *	the session waits (W_FILTER) and reads no further commands.
+ *
+ *	session_filter_end() forgets the transaction's filter state and
+ *	cancels a running chain. session_filter_log() formats the decision
+ *	and findings for the transaction log line.
+ * DIAGNOSTICS
+ *	Decisions are part of the transaction log line: policy=, action=,
+ *	findings=.
+ */
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "filters/chain.h"
+#include "policies/config.h"
+#include "policies/policy.h"
+#include "proxy/backend.h"
+#include "proxy/conn.h"
+#include "proxy/server.h"
+#include "proxy/session_int.h"
+#include "proxy/spool.h"
+
+/* The header block filters see is read from the spool up to this size. */
+#define HEADER_MAX (256 * 1024)
+
+typedef void stage_next_fn(struct session *s);
+
+static void
+subject_of(const struct session *s, const char *rcpt, struct policy_subject *subject,
+           struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, s->ip, &((struct sockaddr_in *)ss)->sin_addr) == 1)
+		ss->ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, s->ip, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1)
+		ss->ss_family = AF_INET6;
+	*subject = (struct policy_subject){.rcpt = rcpt,
+	                                   .sender = s->tx->from,
+	                                   .client = (const struct sockaddr *)ss,
+	                                   .authenticated = 0};
+}
+
+static void
+chain_done(void *arg)
+{
+	struct session *s = arg;
+	stage_next_fn *next = s->tx->filter_next;
+
+	s->tx->chain = NULL;
+	s->wait = W_NONE;
+	next(s);
+	session_continue(s);
+}
+
+/* Run one stage of p's chain, then next(s): now, or from the loop. */
+static void
+run_stage(struct session *s, const struct policy *p, enum filter_stage stage, stage_next_fn *next)
+{
+	struct transaction *tx = s->tx;
+
+	tx->ftxn.client_addr = s->ip;
+	tx->ftxn.client_port = s->port;
+	tx->ftxn.helo = s->helo;
+	tx->ftxn.mail_from = tx->from;
+	if (p->nchain == 0) {
+		next(s);
+		return;
+	}
+	tx->filter_next = next;
+	s->wait = W_FILTER;
+	tx->chain =
+	        chain_run(s->server->base, p->chain, p->nchain, stage, &tx->ftxn, chain_done, s);
+	if (tx->chain == NULL) {
+		s->wait = W_NONE;
+		next(s);
+	}
+}
+
+/* Findings from index first on; returns 1 when the decision blocks (and answers). */
+static int
+decide(struct session *s, const struct policy *p, size_t first, struct policy_decision *d)
+{
+	struct transaction *tx = s->tx;
+
+	policy_evaluate(p, tx->ftxn.findings + first, tx->ftxn.nfindings - first, d);
+	if (d->action != ACTION_REJECT && d->action != ACTION_TEMPFAIL)
+		return 0;
+	if (!d->enforce) {
+		log_info("event=monitor session=%lx policy=%s would=%s reason=\"%s\"", s->id,
+		         p->name, action_name(d->action), d->reason);
+		return 0;
+	}
+	session_replyf(s, "%s\r\n", d->reply);
+	return 1;
+}
+
+static void
+mail_filtered(struct session *s)
+{
+	struct transaction *tx = s->tx;
+	struct policy_decision d;
+
+	if (decide(s, tx->pre_policy, 0, &d)) {
+		tx->action = d.action;
+		session_log_transaction(s, atoi(d.reply), d.reply, strlen(d.reply));
+		transaction_free(s);
+		return;
+	}
+	s->wait = W_PREPARE;
+	backend_prepare(s->backend, &tx->identity);
+}
+
+void
+session_filter_mail(struct session *s)
+{
+	struct policy_subject subject;
+	struct sockaddr_storage ss;
+
+	subject_of(s, NULL, &subject, &ss);
+	s->tx->pre_policy = policy_select(&s->cfg->policies, &subject);
+	run_stage(s, s->tx->pre_policy, FILTER_MAIL, mail_filtered);
+}
+
+static void
+rcpt_filtered(struct session *s)
+{
+	struct transaction *tx = s->tx;
+	const struct policy *p = tx->policy ? tx->policy : tx->rcpt_policy;
+	struct policy_decision d;
+
+	if (decide(s, p, tx->rcpt_first_finding, &d)) {
+		/* This recipient's findings end with it. */
+		while (tx->ftxn.nfindings > tx->rcpt_first_finding) {
+			struct finding *f = &tx->ftxn.findings[--tx->ftxn.nfindings];
+
+			free(f->method);
+			free(f->result);
+			free(f->detail);
+			free(f->reply);
+		}
+		free(tx->rcpt_cmd);
+		tx->rcpt_cmd = NULL;
+		return;
+	}
+	s->wait = W_RCPT;
+	backend_command(s->backend, tx->rcpt_cmd, strlen(tx->rcpt_cmd));
+	free(tx->rcpt_cmd);
+	tx->rcpt_cmd = NULL;
+}
+
+void
+session_filter_rcpt(struct session *s, const char *line, size_t len)
+{
+	struct transaction *tx = s->tx;
+	struct policy_subject subject;
+	struct sockaddr_storage ss;
+
+	subject_of(s, tx->rcpt_line, &subject, &ss);
+	tx->rcpt_policy = policy_select(&s->cfg->policies, &subject);
+	if (tx->policy != NULL && tx->rcpt_policy != tx->policy) {
+		session_reply(s, "450 4.3.0 Error: this recipient has another policy; send it "
+		                 "in a transaction of its own\r\n");
+		return;
+	}
+	tx->rcpt_cmd = xstrndup(line, len);
+	tx->rcpt_first_finding = tx->ftxn.nfindings;
+	tx->ftxn.rcpt = tx->rcpt_line;
+	run_stage(s, tx->rcpt_policy, FILTER_RCPT, rcpt_filtered);
+}
+
+/* The header block: the spooled message up to its empty line (or HEADER_MAX). */
+static void
+read_header_block(struct transaction *tx)
+{
+	size_t size = spool_size(tx->spool);
+	size_t n = size < HEADER_MAX ? size : HEADER_MAX;
+	char *buf = xmalloc(n + 1);
+	ssize_t got = spool_read(tx->spool, 0, buf, n);
+
+	n = got > 0 ? (size_t)got : 0;
+	buf[n] = '\0';
+	char *end = memmem(buf, n, "\r\n\r\n", 4);
+
+	tx->header_block = buf;
+	tx->ftxn.header_block = buf;
+	tx->ftxn.header_len = end ? (size_t)(end - buf) + 2 : n;
+	tx->ftxn.size = size;
+}
+
+static void
+eom_filtered(struct session *s)
+{
+	struct transaction *tx = s->tx;
+	const struct policy *p = tx->policy;
+	struct policy_decision d;
+
+	if (decide(s, p, 0, &d)) {
+		tx->action = d.action;
+		session_log_transaction(s, atoi(d.reply), d.reply, strlen(d.reply));
+		transaction_free(s);
+		return;
+	}
+	tx->action = d.action;
+	if (d.enforce && d.action == ACTION_DISCARD) {
+		static const char reply[] = "250 2.0.0 Ok: discarded by policy\r\n";
+
+		session_reply(s, reply);
+		session_log_transaction(s, 250, reply, sizeof(reply) - 1);
+		transaction_free(s);
+		return;
+	}
+	struct evbuffer *headers = evbuffer_new();
+
+	if (d.enforce && (d.action == ACTION_TAG || d.action == ACTION_QUARANTINE)) {
+		evbuffer_add_printf(headers, "X-Postern-Action: %s (%s)\r\n", action_name(d.action),
+		                    d.reason);
+		if (!isnan(d.score))
+			evbuffer_add_printf(headers, "X-Postern-Score: %.1f\r\n", d.score);
+	}
+	s->wait = W_MESSAGE;
+	backend_message(s->backend, headers, tx->spool);
+	evbuffer_free(headers);
+}
+
+void
+session_filter_eom(struct session *s)
+{
+	struct transaction *tx = s->tx;
+
+	if (tx->policy == NULL || tx->policy->nchain == 0) {
+		/* Nothing to run; findings from MAIL/RCPT still decide. */
+		if (tx->policy == NULL || tx->ftxn.nfindings == 0) {
+			s->wait = W_MESSAGE;
+			backend_message(s->backend, NULL, tx->spool);
+			return;
+		}
+	}
+	read_header_block(tx);
+	run_stage(s, tx->policy, FILTER_EOM, eom_filtered);
+}
+
+void
+session_filter_accepted_rcpt(struct session *s)
+{
+	if (s->tx->policy == NULL)
+		s->tx->policy = s->tx->rcpt_policy;
+}
+
+void
+session_filter_end(struct session *s)
+{
+	struct transaction *tx = s->tx;
+
+	chain_cancel(tx->chain);
+	tx->chain = NULL;
+	filter_txn_clear(&tx->ftxn);
+	free(tx->header_block);
+	free(tx->rcpt_cmd);
+}
+
+size_t
+session_filter_log(const struct session *s, char *buf, size_t size)
+{
+	const struct transaction *tx = s->tx;
+	const struct policy *p = tx->policy ? tx->policy : tx->pre_policy;
+	size_t o = 0;
+
+	if (p == NULL || (p->nchain == 0 && tx->ftxn.nfindings == 0))
+		return 0;
+	o += (size_t)snprintf(buf + o, size - o, " policy=%s%s action=%s findings=", p->name,
+	                      p->monitor ? "(monitor)" : "",
+	                      action_name(tx->action ? tx->action : ACTION_ACCEPT));
+	for (size_t i = 0; i < tx->ftxn.nfindings && o < size; i++) {
+		const struct finding *f = &tx->ftxn.findings[i];
+
+		o += (size_t)snprintf(buf + o, size - o, "%s%s.%s=%s", i ? "," : "", f->filter,
+		                      f->method, f->result);
+		if (!isnan(f->score) && o < size)
+			o += (size_t)snprintf(buf + o, size - o, "(%.1f)", f->score);
+	}
+	if (tx->ftxn.nfindings == 0 && o < size)
+		o += (size_t)snprintf(buf + o, size - o, "-");
+	return o < size ? o : size - 1;
+}
