@@ -1,0 +1,261 @@
+/*
+ * Unit tests for policies/policy.c (selection, evaluation, CIDRs) and the
+ * filters:/policies: sections of the configuration (every error with its
+ * exact line:column).
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policies/config.h"
+#include "policies/policy.h"
+
+static struct config_diag diag;
+
+static struct config *
+load(const char *yaml)
+{
+	config_diag_free(&diag);
+	return config_load_string("p.yaml", yaml, strlen(yaml), &diag);
+}
+
+static void
+assert_error(const char *yaml, const char *message)
+{
+	ck_assert_ptr_null(load(yaml));
+	ck_assert_uint_ge(diag.n, 1);
+	ck_assert_str_eq(diag.msgs[0], message);
+}
+
+static struct sockaddr_storage
+addr(const char *ip)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	return ss;
+}
+
+static const char *
+selected(const struct config *cfg, const char *rcpt, const char *sender, const char *ip, int auth)
+{
+	struct sockaddr_storage ss = addr(ip);
+	struct policy_subject s = {.rcpt = rcpt,
+	                           .sender = sender,
+	                           .client = (struct sockaddr *)&ss,
+	                           .authenticated = auth};
+
+	return policy_select(&cfg->policies, &s)->name;
+}
+
+START_TEST(test_selection)
+{
+	struct config *cfg = load("policies:\n"
+	                          "  - name: default\n"
+	                          "  - name: net\n"
+	                          "    match: { client: [ 10.0.0.0/8 ] }\n"
+	                          "  - name: narrow\n"
+	                          "    match: { client: 10.1.0.0/16 }\n"
+	                          "  - name: v6\n"
+	                          "    match: { client: \"2001:db8::/32\" }\n"
+	                          "  - name: auth\n"
+	                          "    match: { authenticated: true }\n"
+	                          "  - name: senderdom\n"
+	                          "    match: { sender_domain: partner.test }\n"
+	                          "  - name: sender\n"
+	                          "    match: { sender: boss@partner.test }\n"
+	                          "  - name: rcptdom\n"
+	                          "    match: { rcpt_domain: [ .example.com ] }\n"
+	                          "  - name: rcpt\n"
+	                          "    match: { rcpt: [ postmaster@example.com ] }\n"
+	                          "  - name: both\n"
+	                          "    match: { rcpt_domain: other.test, client: 192.0.2.0/24 }\n");
+
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_str_eq(selected(cfg, NULL, "a@b.test", "192.0.2.9", 0), "default");
+	ck_assert_str_eq(selected(cfg, NULL, "a@b.test", "10.9.9.9", 0), "net");
+	ck_assert_str_eq(selected(cfg, NULL, "a@b.test", "10.1.2.3", 0), "narrow");
+	ck_assert_str_eq(selected(cfg, NULL, "a@b.test", "2001:db8::5", 0), "v6");
+	ck_assert_str_eq(selected(cfg, NULL, "a@b.test", "192.0.2.9", 1), "auth");
+	ck_assert_str_eq(selected(cfg, NULL, "x@partner.test", "10.1.2.3", 1), "senderdom");
+	ck_assert_str_eq(selected(cfg, NULL, "BOSS@partner.test", "10.1.2.3", 1), "sender");
+	ck_assert_str_eq(selected(cfg, "u@example.com", "boss@partner.test", "10.1.2.3", 1),
+	                 "rcptdom");
+	ck_assert_str_eq(selected(cfg, "u@mx.example.com", "a@b.test", "192.0.2.9", 0), "rcptdom");
+	ck_assert_str_eq(selected(cfg, "u@notexample.com", "a@b.test", "192.0.2.9", 0), "default");
+	ck_assert_str_eq(selected(cfg, "postmaster@example.com", "a@b.test", "10.1.2.3", 0),
+	                 "rcpt");
+	/* Every criterion must fit. */
+	ck_assert_str_eq(selected(cfg, "u@other.test", "a@b.test", "192.0.2.9", 0), "both");
+	ck_assert_str_eq(selected(cfg, "u@other.test", "a@b.test", "198.51.100.1", 0), "default");
+	config_unref(cfg);
+	/* No policies: the built-in default. */
+	cfg = load("");
+	ck_assert_str_eq(selected(cfg, NULL, "a@b", "192.0.2.1", 0), "builtin-default");
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(test_cidr)
+{
+	struct cidr c;
+	struct sockaddr_storage ss;
+
+	ck_assert_int_eq(cidr_parse("192.0.2.0/24", &c), 0);
+	ss = addr("192.0.2.77");
+	ck_assert_int_eq(cidr_match(&c, (struct sockaddr *)&ss), 1);
+	ss = addr("192.0.3.1");
+	ck_assert_int_eq(cidr_match(&c, (struct sockaddr *)&ss), 0);
+	ss = addr("::ffff:192.0.2.5");
+	ck_assert_int_eq(cidr_match(&c, (struct sockaddr *)&ss), 1);
+	ck_assert_int_eq(cidr_parse("0.0.0.0/0", &c), 0);
+	ss = addr("203.0.113.9");
+	ck_assert_int_eq(cidr_match(&c, (struct sockaddr *)&ss), 1);
+	ck_assert_int_eq(cidr_parse("2001:db8::/32", &c), 0);
+	ss = addr("2001:db8:1::1");
+	ck_assert_int_eq(cidr_match(&c, (struct sockaddr *)&ss), 1);
+	static const char *const bad[] = {
+	        "192.0.2.0/33",   "192.0.2.1/24", "192.0.2.0/", "300.1.1.1", "",
+	        "2001:db8::/129", "x/8"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_eq(cidr_parse(bad[i], &c), -1);
+}
+END_TEST
+
+static struct finding
+finding(const char *method, const char *result, double score, enum action action)
+{
+	return (struct finding){.filter = "f",
+	                        .method = (char *)method,
+	                        .result = (char *)result,
+	                        .score = score,
+	                        .action = action};
+}
+
+START_TEST(test_evaluate)
+{
+	struct config *cfg = load("policies:\n"
+	                          "  - name: p\n"
+	                          "    spf: { fail: reject, softfail: tag }\n"
+	                          "    spam: { tag: 5, reject: 10 }\n"
+	                          "    reject_reply: 550 5.7.23 SPF says no\n"
+	                          "  - name: m\n"
+	                          "    match: { rcpt_domain: m.test }\n"
+	                          "    mode: monitor\n"
+	                          "    spf: { fail: reject }\n");
+	const struct policy *p = &cfg->policies.policies[0], *m = &cfg->policies.policies[1];
+	struct policy_decision d;
+	struct finding f[3];
+
+	policy_evaluate(p, NULL, 0, &d);
+	ck_assert_int_eq(d.action, ACTION_ACCEPT);
+	ck_assert(isnan(d.score));
+
+	f[0] = finding("spf", "softfail", NAN, ACTION_NONE);
+	policy_evaluate(p, f, 1, &d);
+	ck_assert_int_eq(d.action, ACTION_TAG);
+	ck_assert_str_eq(d.reason, "spf=softfail");
+
+	f[1] = finding("spf", "fail", NAN, ACTION_NONE);
+	policy_evaluate(p, f, 2, &d);
+	ck_assert_int_eq(d.action, ACTION_REJECT);
+	ck_assert_str_eq(d.reply, "550 5.7.23 SPF says no");
+	ck_assert_int_eq(d.enforce, 1);
+
+	/* Scores add up across findings. */
+	f[0] = finding("spam", "scored", 3, ACTION_NONE);
+	f[1] = finding("dnsbl", "listed", 2.5, ACTION_NONE);
+	policy_evaluate(p, f, 2, &d);
+	ck_assert_int_eq(d.action, ACTION_TAG);
+	ck_assert(fabs(d.score - 5.5) < 1e-9);
+	f[2] = finding("spam", "scored", 5, ACTION_NONE);
+	policy_evaluate(p, f, 3, &d);
+	ck_assert_int_eq(d.action, ACTION_REJECT);
+	ck_assert_str_eq(d.reason, "score=10.5");
+
+	/* A filter's own verdict and reply. */
+	f[0] = finding("milter", "tempfail", NAN, ACTION_TEMPFAIL);
+	f[0].reply = (char *)"451 4.7.0 milter says later";
+	policy_evaluate(p, f, 1, &d);
+	ck_assert_int_eq(d.action, ACTION_TEMPFAIL);
+	ck_assert_str_eq(d.reply, "451 4.7.0 milter says later");
+	f[0].reply = NULL;
+	policy_evaluate(p, f, 1, &d);
+	ck_assert_str_eq(d.reply, "451 4.7.1 Message deferred by policy, try again later");
+
+	/* Monitor: the same decision, not enforced. */
+	f[0] = finding("spf", "fail", NAN, ACTION_NONE);
+	policy_evaluate(m, f, 1, &d);
+	ck_assert_int_eq(d.action, ACTION_REJECT);
+	ck_assert_int_eq(d.enforce, 0);
+	config_unref(cfg);
+}
+END_TEST
+
+START_TEST(test_config_errors)
+{
+	assert_error("policies:\n  - name: a\n    chain: [ nosuch ]\n",
+	             "p.yaml:3:14: policy a: chain names \"nosuch\", which is not in filters:");
+	assert_error("filters:\n  x: { type: nosuch }\n",
+	             "p.yaml:2:14: filters.x: unknown filter type \"nosuch\"");
+	assert_error("filters:\n  x: { timeout: soon }\n",
+	             "p.yaml:2:17: filters.x.timeout: \"soon\" is not a duration");
+	assert_error(
+	        "filters:\n  x: { on_error: ignore }\n",
+	        "p.yaml:2:18: filters.x.on_error: \"ignore\" is not one of continue, tempfail, "
+	        "reject");
+	assert_error("policies:\n  - name: a\n    match: { client: 10.0.0.1/33 }\n",
+	             "p.yaml:3:22: match.client: \"10.0.0.1/33\" is not a network (e.g. "
+	             "192.0.2.0/24, 2001:db8::/32, 192.0.2.1)");
+	assert_error("policies:\n  - name: a\n    match: { rcpt_domian: x }\n",
+	             "p.yaml:3:14: unknown key \"rcpt_domian\" in match (did you mean "
+	             "\"rcpt_domain\"?)");
+	assert_error("policies:\n  - name: a\n    spam: { tag: 10, reject: 5 }\n",
+	             "p.yaml:3:30: spam: reject (5) must be above tag (10), or nothing is ever "
+	             "tagged");
+	assert_error("policies:\n  - name: a\n    spf: { fail: bounce }\n",
+	             "p.yaml:3:18: spf.fail: \"bounce\" is not an action (accept, tag, "
+	             "quarantine, discard, tempfail, reject)");
+	assert_error("policies:\n  - name: a\n    chian: [ x ]\n",
+	             "p.yaml:3:5: unknown key \"chian\" in policy (did you mean \"chain\"?)");
+	assert_error("policies:\n  - name: a\n    mode: enforcing\n",
+	             "p.yaml:3:11: mode: \"enforcing\" is not enforce or monitor");
+	assert_error("policies:\n  - name: a\n    reject_reply: 450 not a reject\n",
+	             "p.yaml:3:19: reply \"450 not a reject\": expected one line starting with a "
+	             "5xx code");
+	assert_error("policies:\n  - name: a\n  - name: a\n",
+	             "p.yaml:3:5: policy name \"a\" is used twice");
+	assert_error("policies:\n  - mode: monitor\n", "p.yaml:2:5: policy without a name");
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("policy");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_selection);
+	tcase_add_test(tc, test_cidr);
+	tcase_add_test(tc, test_evaluate);
+	tcase_add_test(tc, test_config_errors);
+	suite_add_tcase(s, tc);
+
+	SRunner *sr = srunner_create(s);
+
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+
+	srunner_free(sr);
+	config_diag_free(&diag);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
