@@ -105,6 +105,7 @@ static const struct {
         {"spool_dir", NULL, NULL, OFF(spool_dir)},
         {"filters", NULL, config_load_filters, 0},
         {"policies", NULL, config_load_policies, 0},
+        {"authserv_id", NULL, NULL, OFF(authserv_id)},
 };
 
 void
@@ -757,6 +758,7 @@ config_unref(struct config *cfg)
 	clear_listen(cfg);
 	free(cfg->source);
 	free(cfg->hostname);
+	free(cfg->authserv_id);
 	free(cfg->backend.text);
 	free(cfg->spool_dir);
 	policy_set_free(&cfg->policies);

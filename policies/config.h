@@ -77,6 +77,7 @@ struct config {
 	int refs;
 	char *source;   /* file name, or "(embedded)" */
 	char *hostname; /* for the greeting; default: gethostname() */
+	char *authserv_id; /* Authentication-Results; default: hostname */
 	struct config_listen *listen;
 	size_t nlisten;
 	int listen_from_cli; /* config_set_listen() was called */

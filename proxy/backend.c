@@ -377,18 +377,19 @@ backend_command(struct backend *b, const char *line, size_t len)
 }
 
 void
-backend_message(struct backend *b, struct evbuffer *headers, struct spool *spool)
+backend_message(struct backend *b, struct evbuffer *headers, struct spool *spool, size_t skip)
 {
 	if (headers != NULL)
 		evbuffer_add_buffer(b->prefix, headers);
 	if (b->state == B_NOOP) {
 		b->deferred_spool = spool;
+		b->spool_offset = skip;
 		return;
 	}
-	size_t size = evbuffer_get_length(b->prefix) + spool_size(spool);
+	size_t size = evbuffer_get_length(b->prefix) + spool_size(spool) - skip;
 
 	b->spool = spool;
-	b->spool_offset = 0;
+	b->spool_offset = skip;
 	if (b->caps.flags & CAP_CHUNKING) {
 		struct evbuffer *out = conn_output(b->conn);
 
@@ -397,7 +398,7 @@ backend_message(struct backend *b, struct evbuffer *headers, struct spool *spool
 		set_read_timeout(b, b->cfg->timeouts.backend_data);
 		evbuffer_add_printf(out, "BDAT %zu LAST\r\n", size);
 		evbuffer_add_buffer(out, b->prefix);
-		if (spool_add_to(spool, out) < 0) {
+		if (spool_add_to(spool, skip, out) < 0) {
 			snprintf(b->error, sizeof(b->error), "spool: %s", strerror(errno));
 			log_warn("event=spool_error reason=\"%s\"", b->error);
 			backend_close(b);
@@ -409,6 +410,23 @@ backend_message(struct backend *b, struct evbuffer *headers, struct spool *spool
 	}
 	b->state = B_DATA;
 	send_line(b, b->cfg->timeouts.backend_reply, "DATA");
+}
+
+/* Append data to out with a dot before every line that starts with one. */
+static void
+stuff(struct backend *b, struct evbuffer *out, const char *data, size_t n)
+{
+	size_t start = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (b->at_line_start && data[i] == '.') {
+			evbuffer_add(out, data + start, i - start);
+			evbuffer_add(out, ".", 1);
+			start = i;
+		}
+		b->at_line_start = data[i] == '\n';
+	}
+	evbuffer_add(out, data + start, n - start);
 }
 
 /* DATA needs the content dot-stuffed; do it a block at a time as the socket drains. */
@@ -443,17 +461,7 @@ stuff_more(struct backend *b)
 			return;
 		}
 		b->spool_offset += (size_t)n;
-		size_t start = 0;
-
-		for (size_t i = 0; i < (size_t)n; i++) {
-			if (b->at_line_start && block[i] == '.') {
-				evbuffer_add(out, block + start, i - start);
-				evbuffer_add(out, ".", 1);
-				start = i;
-			}
-			b->at_line_start = block[i] == '\n';
-		}
-		evbuffer_add(out, block + start, (size_t)n - start);
+		stuff(b, out, block, (size_t)n);
 		/*
 		 * What the socket does not take now is followed, once drained, by
 		 * more. The last block waits for the terminator: one write, or Nagle
@@ -575,17 +583,19 @@ handle_reply(struct backend *b, int code)
 			struct spool *spool = b->deferred_spool;
 
 			b->deferred_spool = NULL;
-			backend_message(b, NULL, spool);
+			backend_message(b, NULL, spool, b->spool_offset);
 		}
 		return 1;
 	case B_DATA:
 		if (code == 354) {
 			evbuffer_drain(b->reply, len);
 			b->state = B_MESSAGE;
-			/* postern's own header lines never start with a dot. */
-			evbuffer_add_buffer(conn_output(b->conn), b->prefix);
 			b->stuffing = 1;
 			b->at_line_start = 1;
+			/* Rewritten headers come from the client too: stuffed like the rest. */
+			stuff(b, conn_output(b->conn), (const char *)evbuffer_pullup(b->prefix, -1),
+			      evbuffer_get_length(b->prefix));
+			evbuffer_drain(b->prefix, evbuffer_get_length(b->prefix));
 			set_read_timeout(b, b->cfg->timeouts.backend_data);
 			stuff_more(b);
 			return 1;

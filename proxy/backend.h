@@ -5,7 +5,7 @@
  *	backend_new(server, cfg, done, arg), backend_free(backend)
  *	backend_prepare(backend, client)
  *	backend_command(backend, line, len)
- *	backend_message(backend, headers, spool)
+ *	backend_message(backend, headers, spool, skip)
  *	backend_in_transaction(backend), backend_reusable(backend)
  *	backend_rebind(backend, done, arg)
  * DESCRIPTION
@@ -25,8 +25,9 @@
  *
  *	backend_command() sends one command line (without line ending).
  *
- *	backend_message() sends headers (CRLF lines postern adds; may be NULL;
- *	it is emptied) and then the spooled message: "BDAT n LAST" when the
+ *	backend_message() sends headers (CRLF lines postern adds, or a whole
+ *	rewritten header block; may be NULL; it is emptied) and then the spooled
+ *	message from octet skip on: "BDAT n LAST" when the
  *	backend offers CHUNKING, else DATA, the content dot-stuffed, and ".".
  *	A non-354 reply to DATA is returned as the final reply.
  *
@@ -70,7 +71,8 @@ struct backend *backend_new(struct server *server, struct config *cfg, backend_d
 void backend_free(struct backend *backend);
 void backend_prepare(struct backend *backend, const struct client_identity *client);
 void backend_command(struct backend *backend, const char *line, size_t len);
-void backend_message(struct backend *backend, struct evbuffer *headers, struct spool *spool);
+void backend_message(struct backend *backend, struct evbuffer *headers, struct spool *spool,
+                     size_t skip);
 int backend_in_transaction(const struct backend *backend);
 int backend_reusable(const struct backend *backend);
 void backend_rebind(struct backend *backend, backend_done_fn *done, void *arg);

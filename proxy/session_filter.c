@@ -42,6 +42,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "filters/auth_results.h"
 #include "filters/chain.h"
 #include "policies/config.h"
 #include "policies/policy.h"
@@ -213,19 +214,56 @@ read_header_block(struct transaction *tx)
 	char *end = memmem(buf, n, "\r\n\r\n", 4);
 
 	tx->header_block = buf;
+	tx->header_complete = end != NULL;
 	tx->ftxn.header_block = buf;
 	tx->ftxn.header_len = end ? (size_t)(end - buf) + 2 : n;
 	tx->ftxn.size = size;
+}
+
+/*
+ * What goes in front of the message: our Authentication-Results, tag headers,
+ * and, when the client sent Authentication-Results in our name, the header
+ * block without them (then *skip says how much of the spool it replaces).
+ */
+static struct evbuffer *
+message_headers(struct session *s, const struct policy_decision *d, size_t *skip)
+{
+	struct transaction *tx = s->tx;
+	const char *id = s->cfg->authserv_id ? s->cfg->authserv_id : s->cfg->hostname;
+	struct evbuffer *headers = evbuffer_new();
+
+	auth_results_format(headers, id, tx->ftxn.findings, tx->ftxn.nfindings);
+	if (d->enforce && (d->action == ACTION_TAG || d->action == ACTION_QUARANTINE)) {
+		evbuffer_add_printf(headers, "X-Postern-Action: %s (%s)\r\n",
+		                    action_name(d->action), d->reason);
+		if (!isnan(d->score))
+			evbuffer_add_printf(headers, "X-Postern-Score: %.1f\r\n", d->score);
+	}
+	*skip = 0;
+	if (tx->header_complete &&
+	    memmem(tx->ftxn.header_block, tx->ftxn.header_len, "uthentication-Results", 21)) {
+		struct evbuffer *kept = evbuffer_new();
+		int removed =
+		        auth_results_strip(tx->ftxn.header_block, tx->ftxn.header_len, id, kept);
+
+		if (removed > 0) {
+			log_info("event=forged_auth_results session=%lx removed=%d", s->id,
+			         removed);
+			evbuffer_add_buffer(headers, kept);
+			*skip = tx->ftxn.header_len;
+		}
+		evbuffer_free(kept);
+	}
+	return headers;
 }
 
 static void
 eom_filtered(struct session *s)
 {
 	struct transaction *tx = s->tx;
-	const struct policy *p = tx->policy;
 	struct policy_decision d;
 
-	if (decide(s, p, 0, &d)) {
+	if (decide(s, tx->policy, 0, &d)) {
 		tx->action = d.action;
 		session_log_transaction(s, atoi(d.reply), d.reply, strlen(d.reply));
 		transaction_free(s);
@@ -240,16 +278,11 @@ eom_filtered(struct session *s)
 		transaction_free(s);
 		return;
 	}
-	struct evbuffer *headers = evbuffer_new();
+	size_t skip;
+	struct evbuffer *headers = message_headers(s, &d, &skip);
 
-	if (d.enforce && (d.action == ACTION_TAG || d.action == ACTION_QUARANTINE)) {
-		evbuffer_add_printf(headers, "X-Postern-Action: %s (%s)\r\n", action_name(d.action),
-		                    d.reason);
-		if (!isnan(d.score))
-			evbuffer_add_printf(headers, "X-Postern-Score: %.1f\r\n", d.score);
-	}
 	s->wait = W_MESSAGE;
-	backend_message(s->backend, headers, tx->spool);
+	backend_message(s->backend, headers, tx->spool, skip);
 	evbuffer_free(headers);
 }
 
@@ -258,14 +291,6 @@ session_filter_eom(struct session *s)
 {
 	struct transaction *tx = s->tx;
 
-	if (tx->policy == NULL || tx->policy->nchain == 0) {
-		/* Nothing to run; findings from MAIL/RCPT still decide. */
-		if (tx->policy == NULL || tx->ftxn.nfindings == 0) {
-			s->wait = W_MESSAGE;
-			backend_message(s->backend, NULL, tx->spool);
-			return;
-		}
-	}
 	read_header_block(tx);
 	run_stage(s, tx->policy, FILTER_EOM, eom_filtered);
 }

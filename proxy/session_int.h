@@ -61,6 +61,7 @@ struct transaction {
 	char *rcpt_cmd;                   /* the RCPT command waiting for its filters */
 	size_t rcpt_first_finding;
 	char *header_block;
+	int header_complete; /* the empty line that ends the header was found */
 	enum action action;
 	struct timespec started;
 };

@@ -134,25 +134,48 @@ spool_read(struct spool *sp, size_t offset, void *buf, size_t len)
 }
 
 int
-spool_add_to(struct spool *sp, struct evbuffer *out)
+spool_add_to(struct spool *sp, size_t offset, struct evbuffer *out)
 {
-	if (sp->fd < 0)
-		return evbuffer_add_buffer_reference(out, sp->mem);
-	if (sp->size == 0)
+	if (offset >= sp->size)
 		return 0;
+	if (sp->fd < 0) {
+		if (offset == 0)
+			return evbuffer_add_buffer_reference(out, sp->mem);
+		struct evbuffer_ptr pos;
+		struct evbuffer_iovec vec[16];
+		int n;
+
+		/* Headers postern rewrote replace the start: copy the rest (it is small). */
+		if (evbuffer_ptr_set(sp->mem, &pos, offset, EVBUFFER_PTR_SET) < 0)
+			return -1;
+		while ((n = evbuffer_peek(sp->mem, -1, &pos, vec, 16)) > 0) {
+			size_t done = 0;
+
+			for (int i = 0; i < n && i < 16; i++) {
+				if (evbuffer_add(out, vec[i].iov_base, vec[i].iov_len) < 0)
+					return -1;
+				done += vec[i].iov_len;
+			}
+			if (offset + done >= sp->size ||
+			    evbuffer_ptr_set(sp->mem, &pos, done, EVBUFFER_PTR_ADD) < 0)
+				break;
+			offset += done;
+		}
+		return 0;
+	}
 	/* The segment owns a duplicate, so the spool and the evbuffer each close their own. */
 	int fd = dup(sp->fd);
 
 	if (fd < 0)
 		return -1;
-	struct evbuffer_file_segment *seg =
-	        evbuffer_file_segment_new(fd, 0, (ev_off_t)sp->size, EVBUF_FS_CLOSE_ON_FREE);
+	struct evbuffer_file_segment *seg = evbuffer_file_segment_new(
+	        fd, (ev_off_t)offset, (ev_off_t)(sp->size - offset), EVBUF_FS_CLOSE_ON_FREE);
 
 	if (seg == NULL) {
 		close(fd);
 		return -1;
 	}
-	int rc = evbuffer_add_file_segment(out, seg, 0, (ev_off_t)sp->size);
+	int rc = evbuffer_add_file_segment(out, seg, 0, (ev_off_t)(sp->size - offset));
 
 	evbuffer_file_segment_free(seg);
 	return rc;

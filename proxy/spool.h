@@ -6,7 +6,7 @@
  *	spool_write(spool, buf, len)
  *	spool_size(spool)
  *	spool_read(spool, offset, buf, len)
- *	spool_add_to(spool, out)
+ *	spool_add_to(spool, offset, out)
  *	spool_free(spool)
  * DESCRIPTION
  *	Content is kept in memory until it would exceed mem_limit octets; then
@@ -16,8 +16,8 @@
  *	spool_write() returns 0, or -1 with errno set when the file cannot be
  *	created or written (the caller answers 451).
  *	spool_read() copies up to len octets from offset and returns how many.
- *	spool_add_to() appends the whole content to an evbuffer, the file part
- *	by reference (sendfile), so it never passes through memory whole;
+ *	spool_add_to() appends the content from offset on to an evbuffer, a
+ *	file by reference (sendfile), so it never passes through memory whole;
  *	returns 0 or -1.
  */
 #ifndef POSTERN_SPOOL_H
@@ -33,7 +33,7 @@ struct spool *spool_new(size_t mem_limit, const char *dir);
 int spool_write(struct spool *spool, const void *buf, size_t len);
 size_t spool_size(const struct spool *spool);
 ssize_t spool_read(struct spool *spool, size_t offset, void *buf, size_t len);
-int spool_add_to(struct spool *spool, struct evbuffer *out);
+int spool_add_to(struct spool *spool, size_t offset, struct evbuffer *out);
 void spool_free(struct spool *spool);
 
 #endif

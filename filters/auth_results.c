@@ -1,0 +1,103 @@
+/*
+ * NAME
+ *	auth_results - the Authentication-Results header (RFC 8601)
+ * SYNOPSIS
+ *	See auth_results.h.
+ */
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+
+#include "filters/auth_results.h"
+
+static const char *const methods[] = {"spf", "dkim", "dmarc", "arc", "auth", "iprev"};
+static const char field[] = "Authentication-Results:";
+
+int
+auth_results_method(const char *method)
+{
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(method, methods[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int
+auth_results_format(struct evbuffer *out, const char *authserv_id, const struct finding *f,
+                    size_t n)
+{
+	int written = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!auth_results_method(f[i].method))
+			continue;
+		if (written++ == 0)
+			evbuffer_add_printf(out, "%s %s", field, authserv_id);
+		evbuffer_add_printf(out, ";\r\n\t%s=%s", f[i].method, f[i].result);
+		if (f[i].detail != NULL && f[i].detail[0] != '\0')
+			evbuffer_add_printf(out, " %s", f[i].detail);
+	}
+	if (written > 0)
+		evbuffer_add(out, "\r\n", 2);
+	return written;
+}
+
+/* Does this field (its first line from after the colon) name our authserv-id? */
+static int
+claims_us(const char *p, const char *end, const char *authserv_id)
+{
+	size_t idlen = strlen(authserv_id);
+
+	/* CFWS before the id: white space, folding, and (comments) */
+	for (;;) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+			p++;
+		if (p < end && *p == '(') {
+			int depth = 0;
+
+			for (; p < end; p++) {
+				if (*p == '(')
+					depth++;
+				else if (*p == ')' && --depth == 0) {
+					p++;
+					break;
+				}
+			}
+			continue;
+		}
+		break;
+	}
+	if ((size_t)(end - p) < idlen || strncasecmp(p, authserv_id, idlen) != 0)
+		return 0;
+	p += idlen;
+	return p == end || *p == ';' || *p == ' ' || *p == '\t' || *p == '\r' || *p == '(';
+}
+
+int
+auth_results_strip(const char *header, size_t len, const char *authserv_id, struct evbuffer *out)
+{
+	const char *p = header, *end = header + len;
+	int removed = 0;
+
+	while (p < end) {
+		/* One field: its first line and every continuation line. */
+		const char *q = p;
+
+		do {
+			const char *nl = memchr(q, '\n', (size_t)(end - q));
+
+			q = nl ? nl + 1 : end;
+		} while (q < end && (*q == ' ' || *q == '\t'));
+		if ((size_t)(q - p) > sizeof(field) - 1 &&
+		    strncasecmp(p, field, sizeof(field) - 1) == 0 &&
+		    claims_us(p + sizeof(field) - 1, q, authserv_id)) {
+			removed++;
+		} else {
+			evbuffer_add(out, p, (size_t)(q - p));
+		}
+		p = q;
+	}
+	return removed;
+}
