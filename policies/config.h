@@ -75,8 +75,8 @@ struct config_log {
 
 struct config {
 	int refs;
-	char *source;   /* file name, or "(embedded)" */
-	char *hostname; /* for the greeting; default: gethostname() */
+	char *source;      /* file name, or "(embedded)" */
+	char *hostname;    /* for the greeting; default: gethostname() */
 	char *authserv_id; /* Authentication-Results; default: hostname */
 	struct config_listen *listen;
 	size_t nlisten;

@@ -12,6 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/buffer.h>
+
+#include "filters/auth_results.h"
 #include "policies/policy.h"
 
 /* Specificity of each kind of criterion; a client network adds its prefix length. */
@@ -255,6 +258,19 @@ policy_evaluate(const struct policy *p, const struct finding *f, size_t n,
 		                   ? p->tempfail_reply
 		                   : "451 4.7.1 Message deferred by policy, try again later";
 	d->enforce = !p->monitor;
+}
+
+void
+policy_headers(const struct policy_decision *d, const char *authserv_id,
+               const struct finding *findings, size_t n, struct evbuffer *out)
+{
+	auth_results_format(out, authserv_id, findings, n);
+	if (!d->enforce || (d->action != ACTION_TAG && d->action != ACTION_QUARANTINE))
+		return;
+	evbuffer_add_printf(out, "X-Postern-Action: %s (%s)\r\n", action_name(d->action),
+	                    d->reason);
+	if (!isnan(d->score))
+		evbuffer_add_printf(out, "X-Postern-Score: %.1f\r\n", d->score);
 }
 
 static void

@@ -6,6 +6,7 @@
  *
  *	policy_select(set, subject)
  *	policy_evaluate(policy, findings, n, decision)
+ *	policy_headers(decision, authserv_id, findings, n, out)
  *	policy_set_free(set)
  * DESCRIPTION
  *	A policy maps findings to one action for a transaction. It has a
@@ -28,6 +29,10 @@
  *	scores; the reply to give (the filter's own, else the policy's); and a
  *	reason naming what decided. In monitor mode the decision records that
  *	action but enforce is 0.
+ *
+ *	policy_headers() appends the header fields postern adds to a message it
+ *	passes on: Authentication-Results for the authentication findings, and
+ *	for an enforced tag (or quarantine) X-Postern-Action and X-Postern-Score.
  */
 #ifndef POSTERN_POLICY_H
 #define POSTERN_POLICY_H
@@ -95,6 +100,9 @@ struct policy_decision {
 const struct policy *policy_select(const struct policy_set *set, const struct policy_subject *s);
 void policy_evaluate(const struct policy *p, const struct finding *findings, size_t n,
                      struct policy_decision *d);
+struct evbuffer;
+void policy_headers(const struct policy_decision *d, const char *authserv_id,
+                    const struct finding *findings, size_t n, struct evbuffer *out);
 int cidr_parse(const char *text, struct cidr *out);
 int cidr_match(const struct cidr *c, const struct sockaddr *sa);
 void policy_set_free(struct policy_set *set);

@@ -3,6 +3,8 @@
  *	postern - transparent SMTP filtering proxy
  * SYNOPSIS
  *	postern [-c FILE] [-t] [--listen ADDR:PORT]... [--backend HOST:PORT] [-v]
+ *	postern [-c FILE] --explain FILE.eml [--client-ip IP] [--helo NAME] [--from ADDR]
+ *		--rcpt ADDR...
  * DESCRIPTION
  *	Loads the configuration (the file, or the embedded default), applies
  *	the command line's overrides, and either checks it (-t) or runs the
@@ -22,6 +24,7 @@
 
 #include "common/log.h"
 #include "policies/config.h"
+#include "proxy/explain.h"
 #include "proxy/server.h"
 
 struct options {
@@ -31,13 +34,16 @@ struct options {
 	size_t nlisten;
 	int check;
 	int verbose;
+	struct explain_request explain;
 };
 
 static void
 usage(FILE *out)
 {
 	fprintf(out, "usage: postern [-c FILE] [-t] [--listen ADDR:PORT]... [--backend HOST:PORT] "
-	             "[-v]\n");
+	             "[-v]\n"
+	             "       postern [-c FILE] --explain FILE.eml [--client-ip IP] [--helo NAME]\n"
+	             "               [--from ADDR] --rcpt ADDR...\n");
 }
 
 static void
@@ -113,14 +119,23 @@ main(int argc, char **argv)
 	        {"backend", required_argument, NULL, 'b'},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"help", no_argument, NULL, 'h'},
+	        {"explain", required_argument, NULL, 'E'},
+	        {"client-ip", required_argument, NULL, 'I'},
+	        {"helo", required_argument, NULL, 'H'},
+	        {"from", required_argument, NULL, 'F'},
+	        {"rcpt", required_argument, NULL, 'R'},
 	        {NULL, 0, NULL, 0},
 	};
 	struct options opt = {0};
 	int c;
 
 	opt.listen = calloc((size_t)argc, sizeof(*opt.listen));
-	if (opt.listen == NULL)
+	opt.explain.rcpts = calloc((size_t)argc, sizeof(*opt.explain.rcpts));
+	if (opt.listen == NULL || opt.explain.rcpts == NULL)
 		return 1;
+	opt.explain.client_ip = "192.0.2.1";
+	opt.explain.helo = "client.example";
+	opt.explain.from = "";
 	while ((c = getopt_long(argc, argv, "c:tvh", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -138,18 +153,37 @@ main(int argc, char **argv)
 		case 'v':
 			opt.verbose = 1;
 			break;
+		case 'E':
+			opt.explain.file = optarg;
+			break;
+		case 'I':
+			opt.explain.client_ip = optarg;
+			break;
+		case 'H':
+			opt.explain.helo = optarg;
+			break;
+		case 'F':
+			opt.explain.from = optarg;
+			break;
+		case 'R':
+			opt.explain.rcpts[opt.explain.nrcpt++] = optarg;
+			break;
 		case 'h':
 			usage(stdout);
+			free(opt.listen);
+			free(opt.explain.rcpts);
 			return 0;
 		default:
 			usage(stderr);
 			free(opt.listen);
+			free(opt.explain.rcpts);
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (opt.explain.file && opt.explain.nrcpt == 0)) {
 		usage(stderr);
 		free(opt.listen);
+		free(opt.explain.rcpts);
 		return 2;
 	}
 
@@ -157,13 +191,20 @@ main(int argc, char **argv)
 
 	if (cfg == NULL) {
 		free(opt.listen);
+		free(opt.explain.rcpts);
 		return 1;
 	}
-	if (opt.check) {
-		printf("%s: configuration OK\n", cfg->source);
+	if (opt.check || opt.explain.file) {
+		int rc = 0;
+
+		if (opt.explain.file)
+			rc = explain_run(cfg, &opt.explain, stdout) < 0;
+		else
+			printf("%s: configuration OK\n", cfg->source);
 		config_unref(cfg);
 		free(opt.listen);
-		return 0;
+		free(opt.explain.rcpts);
+		return rc;
 	}
 	if (opt.verbose)
 		cfg->log.level = LOG_LEVEL_DEBUG;
@@ -201,5 +242,6 @@ main(int argc, char **argv)
 	server_free(rt.server);
 	event_base_free(base);
 	free(opt.listen);
+	free(opt.explain.rcpts);
 	return 0;
 }

@@ -232,13 +232,7 @@ message_headers(struct session *s, const struct policy_decision *d, size_t *skip
 	const char *id = s->cfg->authserv_id ? s->cfg->authserv_id : s->cfg->hostname;
 	struct evbuffer *headers = evbuffer_new();
 
-	auth_results_format(headers, id, tx->ftxn.findings, tx->ftxn.nfindings);
-	if (d->enforce && (d->action == ACTION_TAG || d->action == ACTION_QUARANTINE)) {
-		evbuffer_add_printf(headers, "X-Postern-Action: %s (%s)\r\n",
-		                    action_name(d->action), d->reason);
-		if (!isnan(d->score))
-			evbuffer_add_printf(headers, "X-Postern-Score: %.1f\r\n", d->score);
-	}
+	policy_headers(d, id, tx->ftxn.findings, tx->ftxn.nfindings, headers);
 	*skip = 0;
 	if (tx->header_complete &&
 	    memmem(tx->ftxn.header_block, tx->ftxn.header_len, "uthentication-Results", 21)) {

@@ -1,0 +1,191 @@
+/*
+ * NAME
+ *	explain - run the configured chain offline on a message: "why?"
+ * SYNOPSIS
+ *	See explain.h.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "filters/chain.h"
+#include "policies/config.h"
+#include "policies/policy.h"
+#include "proxy/data_reader.h"
+#include "proxy/explain.h"
+
+struct run {
+	struct event_base *base;
+	struct filter_txn txn;
+	FILE *out;
+};
+
+static void
+stage_done(void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
+static void
+run_stage(struct run *r, const struct policy *p, enum filter_stage stage)
+{
+	struct chain *c =
+	        chain_run(r->base, p->chain, p->nchain, stage, &r->txn, stage_done, r->base);
+
+	if (c != NULL)
+		event_base_dispatch(r->base);
+}
+
+static void
+print_findings(struct run *r, size_t first)
+{
+	if (first == r->txn.nfindings)
+		fprintf(r->out, "    findings: none\n");
+	for (size_t i = first; i < r->txn.nfindings; i++) {
+		const struct finding *f = &r->txn.findings[i];
+
+		fprintf(r->out, "    finding: %s %s=%s", f->filter, f->method, f->result);
+		if (!isnan(f->score))
+			fprintf(r->out, " score=%.1f", f->score);
+		if (f->action != ACTION_NONE)
+			fprintf(r->out, " asks=%s", action_name(f->action));
+		if (f->detail && *f->detail)
+			fprintf(r->out, " (%s)", f->detail);
+		fprintf(r->out, "\n");
+	}
+}
+
+/* Prints the decision on the findings from first on; returns 1 when it blocks. */
+static int
+print_decision(struct run *r, const struct policy *p, size_t first, struct policy_decision *d)
+{
+	policy_evaluate(p, r->txn.findings + first, r->txn.nfindings - first, d);
+	fprintf(r->out, "    decision: %s (%s)%s\n", action_name(d->action), d->reason,
+	        d->enforce ? "" : ", monitor mode: not enforced");
+	if (d->action == ACTION_REJECT || d->action == ACTION_TEMPFAIL)
+		fprintf(r->out, "    reply: %s\n", d->reply);
+	return d->enforce && (d->action == ACTION_REJECT || d->action == ACTION_TEMPFAIL);
+}
+
+static void
+data_sink(void *arg, const char *buf, size_t len)
+{
+	evbuffer_add(arg, buf, len);
+}
+
+static int
+read_message(const char *file, struct evbuffer *msg, FILE *out)
+{
+	FILE *f = fopen(file, "rb");
+	struct data_reader dr;
+	enum data_status st;
+	char buf[65536];
+	size_t n;
+
+	if (f == NULL) {
+		fprintf(out, "%s: %s\n", file, strerror(errno));
+		return -1;
+	}
+	/* Files on disk have LF lines: read them as postern would have received them. */
+	data_reader_init(&dr, DATA_MODE_RAW, DATA_NEWLINE_NORMALIZE, 0);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		data_reader_feed(&dr, buf, n, data_sink, msg, &st);
+	data_reader_finish(&dr, data_sink, msg);
+	fclose(f);
+	return 0;
+}
+
+int
+explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
+{
+	struct run r = {.base = event_base_new(), .out = out};
+	struct evbuffer *msg = evbuffer_new();
+	struct sockaddr_storage ss = {0};
+	struct policy_decision d;
+	const struct policy *txp = NULL;
+	int blocked = 0;
+
+	if (read_message(req->file, msg, out) < 0) {
+		evbuffer_free(msg);
+		event_base_free(r.base);
+		return -1;
+	}
+	if (inet_pton(AF_INET, req->client_ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, req->client_ip, &((struct sockaddr_in6 *)&ss)->sin6_addr))
+		ss.ss_family = AF_INET6;
+	r.txn = (struct filter_txn){.client_addr = req->client_ip,
+	                            .helo = req->helo,
+	                            .mail_from = req->from,
+	                            .rcpts = req->rcpts,
+	                            .nrcpt = req->nrcpt};
+	struct policy_subject subject = {
+	        .sender = req->from, .client = (struct sockaddr *)&ss, .authenticated = 0};
+	const struct policy *p = policy_select(&cfg->policies, &subject);
+
+	fprintf(out, "MAIL FROM:<%s> from %s (helo %s)\n  policy: %s%s\n", req->from,
+	        req->client_ip, req->helo, p->name, p->monitor ? " (monitor)" : "");
+	run_stage(&r, p, FILTER_MAIL);
+	print_findings(&r, 0);
+	blocked = print_decision(&r, p, 0, &d);
+	for (size_t i = 0; i < req->nrcpt && !blocked; i++) {
+		size_t first = r.txn.nfindings;
+
+		subject.rcpt = req->rcpts[i];
+		p = policy_select(&cfg->policies, &subject);
+		fprintf(out, "RCPT TO:<%s>\n  policy: %s%s\n", req->rcpts[i], p->name,
+		        p->monitor ? " (monitor)" : "");
+		if (txp != NULL && p != txp) {
+			fprintf(out,
+			        "    reply: 450 4.3.0 (another policy than the transaction's)\n");
+			continue;
+		}
+		r.txn.rcpt = req->rcpts[i];
+		run_stage(&r, p, FILTER_RCPT);
+		print_findings(&r, first);
+		if (!print_decision(&r, p, first, &d) && txp == NULL)
+			txp = p;
+	}
+	if (!blocked && txp != NULL) {
+		size_t len = evbuffer_get_length(msg);
+		const char *text = (const char *)evbuffer_pullup(msg, -1);
+		const char *end = text ? memmem(text, len, "\r\n\r\n", 4) : NULL;
+		size_t first = r.txn.nfindings;
+
+		r.txn.header_block = text;
+		r.txn.header_len = end ? (size_t)(end - text) + 2 : len;
+		r.txn.size = len;
+		fprintf(out, "end of message (%zu octets)\n  policy: %s%s\n", len, txp->name,
+		        txp->monitor ? " (monitor)" : "");
+		run_stage(&r, txp, FILTER_EOM);
+		print_findings(&r, first);
+		fprintf(out, "  all findings of the transaction decide:\n");
+		if (!print_decision(&r, txp, 0, &d) && !(d.enforce && d.action == ACTION_DISCARD)) {
+			struct evbuffer *h = evbuffer_new();
+
+			policy_headers(&d, cfg->authserv_id ? cfg->authserv_id : cfg->hostname,
+			               r.txn.findings, r.txn.nfindings, h);
+			fprintf(out, "    headers added:%s\n",
+			        evbuffer_get_length(h) ? "" : " none");
+			evbuffer_add(h, "", 1);
+			for (char *line = (char *)evbuffer_pullup(h, -1), *save = NULL,
+			          *tok = strtok_r(line, "\r\n", &save);
+			     tok; tok = strtok_r(NULL, "\r\n", &save))
+				fprintf(out, "      %s\n", tok);
+			evbuffer_free(h);
+			fprintf(out, "    the message goes to the backend\n");
+		}
+	} else if (!blocked) {
+		fprintf(out, "no recipient accepted: the message is not sent\n");
+	}
+	filter_txn_clear(&r.txn);
+	evbuffer_free(msg);
+	event_base_free(r.base);
+	return 0;
+}
