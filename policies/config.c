@@ -10,6 +10,7 @@
  *	and the walk goes on, so one run of `postern -t` shows them all.
  */
 #include <errno.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,6 +88,7 @@ static void load_backend(struct loader *l, yaml_node_t *node);
 static void load_fields(struct loader *l, yaml_node_t *node, const char *section,
                         const struct field *fields);
 static void load_string(struct loader *l, yaml_node_t *node, char **out);
+static void load_include(struct loader *l, yaml_node_t *node);
 
 /* Top-level keys. Sections later work items add (dns, filters, policies) go here. */
 static const struct {
@@ -95,6 +97,7 @@ static const struct {
 	void (*load)(struct loader *, yaml_node_t *);
 	size_t string_offset;
 } sections[] = {
+        {"include", NULL, load_include, 0},
         {"listen", NULL, load_listen, 0},
         {"backend", NULL, load_backend, 0},
         {"limits", limits_fields, NULL, 0},
@@ -633,34 +636,43 @@ check_consistency(struct loader *l)
 		                "(RFC 5321 4.5.3.1.6)");
 }
 
-struct config *
-config_load_string(const char *name, const char *text, size_t len, struct config_diag *diag)
+/* Parse one document and apply it to parent's config; problems go to diag. */
+void
+config_load_text(struct loader *parent, const char *name, const char *text, size_t len)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	size_t before = diag->n;
-	struct config *cfg = config_defaults(name);
-	struct loader l = {.doc = &doc, .file = name, .cfg = cfg, .diag = diag};
+	struct loader l = {.doc = &doc,
+	                   .file = name,
+	                   .cfg = parent->cfg,
+	                   .diag = parent->diag,
+	                   .depth = parent->depth + 1};
 
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		const yaml_mark_t *m = parser.context ? &parser.context_mark : &parser.problem_mark;
-
-		config_diag_add(diag, name, (int)parser.problem_mark.line + 1,
+		config_diag_add(parent->diag, name, (int)parser.problem_mark.line + 1,
 		                (int)parser.problem_mark.column + 1, "YAML syntax: %s%s%s",
 		                parser.problem ? parser.problem : "error",
 		                parser.context ? " " : "", parser.context ? parser.context : "");
-		(void)m;
 		yaml_parser_delete(&parser);
-		config_unref(cfg);
-		return NULL;
+		return;
 	}
 	check_duplicates(&l);
 	load_root(&l, yaml_document_get_root_node(&doc));
-	check_consistency(&l);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
+}
+
+struct config *
+config_load_string(const char *name, const char *text, size_t len, struct config_diag *diag)
+{
+	size_t before = diag->n;
+	struct config *cfg = config_defaults(name);
+	struct loader top = {.file = name, .cfg = cfg, .diag = diag, .depth = -1};
+
+	config_load_text(&top, name, text, len);
+	check_consistency(&top);
 	if (diag->n > before) {
 		config_unref(cfg);
 		return NULL;
@@ -668,38 +680,109 @@ config_load_string(const char *name, const char *text, size_t len, struct config
 	return cfg;
 }
 
-struct config *
-config_load_file(const char *path, struct config_diag *diag)
+int
+config_read_file(const char *path, char **text, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
-	char *text = NULL;
-	size_t len = 0, cap = 0, n;
+	size_t cap = 0, n;
 	char buf[8192];
 
-	if (f == NULL) {
-		config_diag_add(diag, path, 0, 0, "cannot open: %s", strerror(errno));
-		return NULL;
-	}
+	*text = NULL;
+	*len = 0;
+	if (f == NULL)
+		return -1;
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		if (len + n > cap) {
-			cap = (len + n) * 2;
-			text = xrealloc(text, cap);
+		if (*len + n > cap) {
+			cap = (*len + n) * 2;
+			*text = xrealloc(*text, cap);
 		}
-		memcpy(text + len, buf, n);
-		len += n;
+		memcpy(*text + *len, buf, n);
+		*len += n;
 	}
 	int failed = ferror(f);
 
 	fclose(f);
 	if (failed) {
-		config_diag_add(diag, path, 0, 0, "read error");
-		free(text);
+		free(*text);
+		*text = NULL;
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+struct config *
+config_load_file(const char *path, struct config_diag *diag)
+{
+	char *text;
+	size_t len;
+
+	if (config_read_file(path, &text, &len) < 0) {
+		config_diag_add(diag, path, 0, 0, "cannot open: %s", strerror(errno));
 		return NULL;
 	}
 	struct config *cfg = config_load_string(path, text ? text : "", len, diag);
 
 	free(text);
 	return cfg;
+}
+
+/*
+ * include: PATTERN or [ PATTERN, ... ], relative to the including file;
+ * wildcards as in the shell, files in sorted order. Included files are read
+ * before the including file's own sections, so it can name their filters.
+ */
+static void
+load_include_pattern(struct loader *l, yaml_node_t *node)
+{
+	char path[4096];
+	const char *pattern = scalar(node);
+	const char *slash = strrchr(l->file, '/');
+	glob_t g;
+
+	if (pattern[0] == '/' || slash == NULL)
+		snprintf(path, sizeof(path), "%s", pattern);
+	else
+		snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - l->file), l->file, pattern);
+	int rc = glob(path, GLOB_ERR, NULL, &g);
+
+	if (rc == GLOB_NOMATCH && strpbrk(pattern, "*?[") == NULL)
+		node_error(l, node, "include: %s: no such file", path);
+	for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
+		char *text;
+		size_t len;
+
+		if (config_read_file(g.gl_pathv[i], &text, &len) < 0) {
+			node_error(l, node, "include: %s: %s", g.gl_pathv[i], strerror(errno));
+			continue;
+		}
+		config_load_text(l, g.gl_pathv[i], text ? text : "", len);
+		free(text);
+	}
+	if (rc == 0 || rc == GLOB_NOMATCH)
+		globfree(&g);
+}
+
+static void
+load_include(struct loader *l, yaml_node_t *node)
+{
+	if (l->depth >= 8) {
+		node_error(l, node, "include: nested more than 8 deep (a file including itself?)");
+		return;
+	}
+	if (node->type == YAML_SCALAR_NODE) {
+		load_include_pattern(l, node);
+		return;
+	}
+	if (expect(l, node, YAML_SEQUENCE_NODE, "include") < 0)
+		return;
+	for (yaml_node_item_t *i = node->data.sequence.items.start;
+	     i < node->data.sequence.items.top; i++) {
+		yaml_node_t *item = yaml_document_get_node(l->doc, *i);
+
+		if (expect(l, item, YAML_SCALAR_NODE, "include") == 0)
+			load_include_pattern(l, item);
+	}
 }
 
 struct config *

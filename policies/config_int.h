@@ -18,6 +18,7 @@ struct loader {
 	const char *file;
 	struct config *cfg;
 	struct config_diag *diag;
+	int depth; /* of include: */
 };
 
 void node_error(struct loader *l, const yaml_node_t *node, const char *fmt, ...)
@@ -29,6 +30,8 @@ void unknown_key(struct loader *l, yaml_node_t *key, const char *section, const 
 int parse_duration(const char *s, unsigned long long *ms);
 
 void config_load_filters(struct loader *l, yaml_node_t *node);
+void config_load_text(struct loader *parent, const char *name, const char *text, size_t len);
+int config_read_file(const char *path, char **text, size_t *len);
 void config_load_policies(struct loader *l, yaml_node_t *node);
 
 #endif

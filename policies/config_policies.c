@@ -130,9 +130,12 @@ config_load_filters(struct loader *l, yaml_node_t *node)
 
 		if (expect(l, key, YAML_SCALAR_NODE, "filter name") < 0)
 			continue;
+		for (size_t i = 0; i < set->nfilters; i++)
+			if (strcmp(set->filters[i]->name, scalar(key)) == 0)
+				node_error(l, key, "filter \"%s\" is defined twice", scalar(key));
 		set->filters = xrealloc(set->filters, (set->nfilters + 1) * sizeof(*set->filters));
-		memset(&set->filters[set->nfilters], 0, sizeof(*set->filters));
-		load_filter(l, &set->filters[set->nfilters++], key, node_at(l, p->value));
+		set->filters[set->nfilters] = xcalloc(1, sizeof(**set->filters));
+		load_filter(l, set->filters[set->nfilters++], key, node_at(l, p->value));
 	}
 }
 
@@ -227,7 +230,7 @@ load_chain(struct loader *l, struct policy *p, yaml_node_t *node)
 
 		if (expect(l, item, YAML_SCALAR_NODE, "chain entry") < 0)
 			continue;
-		for (f = 0; f < set->nfilters && strcmp(set->filters[f].name, scalar(item)); f++)
+		for (f = 0; f < set->nfilters && strcmp(set->filters[f]->name, scalar(item)); f++)
 			;
 		if (f == set->nfilters) {
 			node_error(l, item,
@@ -236,7 +239,7 @@ load_chain(struct loader *l, struct policy *p, yaml_node_t *node)
 			continue;
 		}
 		p->chain = xrealloc(p->chain, (p->nchain + 1) * sizeof(*p->chain));
-		p->chain[p->nchain++] = &set->filters[f];
+		p->chain[p->nchain++] = set->filters[f];
 	}
 }
 

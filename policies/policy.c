@@ -304,9 +304,10 @@ policy_set_free(struct policy_set *set)
 	}
 	free(set->policies);
 	for (size_t i = 0; i < set->nfilters; i++) {
-		if (set->filters[i].type && set->filters[i].type->destroy)
-			set->filters[i].type->destroy(&set->filters[i]);
-		free(set->filters[i].name);
+		if (set->filters[i]->type && set->filters[i]->type->destroy)
+			set->filters[i]->type->destroy(set->filters[i]);
+		free(set->filters[i]->name);
+		free(set->filters[i]);
 	}
 	free(set->filters);
 	memset(set, 0, sizeof(*set));

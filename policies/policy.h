@@ -76,7 +76,7 @@ struct policy {
 };
 
 struct policy_set {
-	struct filter *filters;
+	struct filter **filters; /* each allocated alone: policies point at them */
 	size_t nfilters;
 	struct policy *policies;
 	size_t npolicies;

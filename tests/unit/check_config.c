@@ -5,6 +5,8 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <syslog.h>
 
 #include "policies/config.h"
@@ -195,6 +197,61 @@ START_TEST(test_overrides)
 }
 END_TEST
 
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+START_TEST(test_include)
+{
+	char dir[] = "/tmp/postern-include.XXXXXX", path[256];
+	struct config_diag d = {0};
+	struct config *cfg;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/policies.d", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/policies.d/10-a.yaml", dir);
+	write_file(path, "policies:\n  - name: a\n    mode: monitor\n");
+	snprintf(path, sizeof(path), "%s/policies.d/20-b.yaml", dir);
+	write_file(path, "policies:\n  - name: b\n    match: { rcpt_domain: b.test }\n");
+	snprintf(path, sizeof(path), "%s/main.yaml", dir);
+	write_file(path, "include: policies.d/*.yaml\nhostname: main.test\n");
+	cfg = config_load_file(path, &d);
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_uint_eq(cfg->policies.npolicies, 2);
+	ck_assert_str_eq(cfg->policies.policies[0].name, "a");
+	ck_assert_str_eq(cfg->policies.policies[1].name, "b");
+	ck_assert_str_eq(cfg->hostname, "main.test");
+	config_unref(cfg);
+	/* An error in an included file names that file. */
+	snprintf(path, sizeof(path), "%s/policies.d/30-bad.yaml", dir);
+	write_file(path, "policies:\n  - name: c\n    mode: loud\n");
+	snprintf(path, sizeof(path), "%s/main.yaml", dir);
+	ck_assert_ptr_null(config_load_file(path, &d));
+	char want[512];
+
+	snprintf(want, sizeof(want),
+	         "%s/policies.d/30-bad.yaml:3:11: mode: \"loud\" is not enforce or monitor", dir);
+	ck_assert_str_eq(d.msgs[0], want);
+	config_diag_free(&d);
+	/* A named file that is missing, and a file that includes itself. */
+	write_file(path, "include: nosuch.yaml\n");
+	ck_assert_ptr_null(config_load_file(path, &d));
+	ck_assert_ptr_nonnull(strstr(d.msgs[0], "nosuch.yaml: no such file"));
+	config_diag_free(&d);
+	write_file(path, "include: main.yaml\n");
+	ck_assert_ptr_null(config_load_file(path, &d));
+	ck_assert_ptr_nonnull(strstr(d.msgs[0], "nested more than 8 deep"));
+	config_diag_free(&d);
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
 	struct config_diag d = {0};
@@ -220,6 +277,7 @@ main(void)
 	tcase_add_test(tc, test_several_errors);
 	tcase_add_test(tc, test_overrides);
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_include);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);
