@@ -89,6 +89,7 @@ static void load_fields(struct loader *l, yaml_node_t *node, const char *section
                         const struct field *fields);
 static void load_string(struct loader *l, yaml_node_t *node, char **out);
 static void load_include(struct loader *l, yaml_node_t *node);
+static void load_quarantine(struct loader *l, yaml_node_t *node);
 
 /* Top-level keys. Sections later work items add (dns, filters, policies) go here. */
 static const struct {
@@ -109,6 +110,7 @@ static const struct {
         {"filters", NULL, config_load_filters, 0},
         {"policies", NULL, config_load_policies, 0},
         {"authserv_id", NULL, NULL, OFF(authserv_id)},
+        {"quarantine", NULL, load_quarantine, 0},
 };
 
 void
@@ -727,6 +729,36 @@ config_load_file(const char *path, struct config_diag *diag)
 	return cfg;
 }
 
+/* quarantine: { directory: PATH } -- it must exist and be writable now. */
+static void
+load_quarantine(struct loader *l, yaml_node_t *node)
+{
+	static const char *const known[] = {"directory"};
+
+	if (expect(l, node, YAML_MAPPING_NODE, "quarantine") < 0)
+		return;
+	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *key = yaml_document_get_node(l->doc, p->key);
+		yaml_node_t *value = yaml_document_get_node(l->doc, p->value);
+
+		if (key->type != YAML_SCALAR_NODE || strcmp(scalar(key), "directory") != 0) {
+			if (key->type == YAML_SCALAR_NODE)
+				unknown_key(l, key, "quarantine", known, 1);
+			continue;
+		}
+		if (expect(l, value, YAML_SCALAR_NODE, "directory") < 0)
+			continue;
+		if (access(scalar(value), W_OK | X_OK) < 0) {
+			node_error(l, value, "quarantine.directory: %s: %s", scalar(value),
+			           strerror(errno));
+			continue;
+		}
+		free(l->cfg->quarantine_dir);
+		l->cfg->quarantine_dir = xstrdup(scalar(value));
+	}
+}
+
 /*
  * include: PATTERN or [ PATTERN, ... ], relative to the including file;
  * wildcards as in the shell, files in sorted order. Included files are read
@@ -842,6 +874,7 @@ config_unref(struct config *cfg)
 	free(cfg->source);
 	free(cfg->hostname);
 	free(cfg->authserv_id);
+	free(cfg->quarantine_dir);
 	free(cfg->backend.text);
 	free(cfg->spool_dir);
 	policy_set_free(&cfg->policies);

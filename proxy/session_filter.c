@@ -32,6 +32,7 @@
  *	findings=.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@
 #include "policies/policy.h"
 #include "proxy/backend.h"
 #include "proxy/conn.h"
+#include "proxy/quarantine.h"
 #include "proxy/server.h"
 #include "proxy/session_int.h"
 #include "proxy/spool.h"
@@ -251,6 +253,53 @@ message_headers(struct session *s, const struct policy_decision *d, size_t *skip
 	return headers;
 }
 
+/*
+ * postern keeps the message itself: the client hears 250 only once the file
+ * is on disk. The backend's open transaction is reset before the next MAIL.
+ */
+static void
+quarantine(struct session *s, struct evbuffer *headers, size_t skip)
+{
+	struct transaction *tx = s->tx;
+	struct evbuffer *envelope = evbuffer_new();
+	struct spool *body = tx->spool;
+	char name[256], reply[400];
+
+	evbuffer_add_printf(envelope, "X-Postern-Envelope-From: <%s>\r\n", tx->from);
+	evbuffer_add_printf(envelope, "X-Postern-Envelope-To: %s\r\n", tx->rcpts ? tx->rcpts : "");
+	evbuffer_add_printf(envelope, "X-Postern-Client: [%s]:%d helo=%s\r\n", s->ip, s->port,
+	                    s->helo ? s->helo : "");
+	/* A rewritten header block replaces the spool's first skip octets. */
+	if (skip > 0) {
+		struct spool *rest = spool_new(s->cfg->limits.spool_memory, s->cfg->spool_dir);
+		char block[65536];
+
+		for (size_t off = skip; off < spool_size(body);) {
+			ssize_t n = spool_read(body, off, block, sizeof(block));
+
+			if (n <= 0 || spool_write(rest, block, (size_t)n) < 0)
+				break;
+			off += (size_t)n;
+		}
+		body = rest;
+	}
+	if (quarantine_store(s->cfg->quarantine_dir, envelope, headers, body, name, sizeof(name)) <
+	    0) {
+		log_err("event=quarantine_failed session=%lx dir=%s reason=\"%s\"", s->id,
+		        s->cfg->quarantine_dir, strerror(errno));
+		snprintf(reply, sizeof(reply),
+		         "451 4.3.0 Error: cannot quarantine the message, try again later\r\n");
+	} else {
+		snprintf(reply, sizeof(reply), "250 2.0.0 Ok: quarantined as %s\r\n", name);
+	}
+	if (body != tx->spool)
+		spool_free(body);
+	evbuffer_free(envelope);
+	session_reply(s, reply);
+	session_log_transaction(s, atoi(reply), reply, strlen(reply));
+	transaction_free(s);
+}
+
 static void
 eom_filtered(struct session *s)
 {
@@ -275,6 +324,11 @@ eom_filtered(struct session *s)
 	size_t skip;
 	struct evbuffer *headers = message_headers(s, &d, &skip);
 
+	if (d.enforce && d.action == ACTION_QUARANTINE && s->cfg->quarantine_dir != NULL) {
+		quarantine(s, headers, skip);
+		evbuffer_free(headers);
+		return;
+	}
 	s->wait = W_MESSAGE;
 	backend_message(s->backend, headers, tx->spool, skip);
 	evbuffer_free(headers);

@@ -3,6 +3,22 @@
  *	spool - one message's content, in memory up to a limit, then in a file
  * SYNOPSIS
  *	See spool.h.
+ * DESCRIPTION
+ *	In memory the content sits in fixed-size blocks, allocated as it grows,
+ *	so a spool never holds more than mem_limit plus one block of heap (an
+ *	evbuffer or a doubling buffer would round up to twice that). The write
+ *	that would pass mem_limit first moves everything to an unlinked file
+ *	(O_TMPFILE, or mkostemp and unlink) and frees the blocks; from then on
+ *	writes go straight to the file at their offset, with pwrite, so a
+ *	failed write (ENOSPC, EFBIG) leaves the spool as it was before it.
+ *
+ *	spool_add_to() copies the memory part into the evbuffer (it is at most
+ *	mem_limit) and hands over the file part as an evbuffer file segment on
+ *	a duplicate descriptor that the segment closes when the evbuffer is
+ *	done with it: the spool and the evbuffer can be freed in either order,
+ *	and each closes only its own descriptor.
+ * DIAGNOSTICS
+ *	None; running out of memory is fatal (xalloc).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,22 +32,28 @@
 #include "common/xalloc.h"
 #include "proxy/spool.h"
 
+#define SPOOL_BLOCK 16384
+
 struct spool {
-	struct evbuffer *mem; /* the content while it fits in mem_limit */
-	int fd;               /* then all of it is here, and mem is empty */
+	char **blocks;  /* the content while it is in memory, SPOOL_BLOCK octets each */
+	size_t nblocks; /* blocks allocated */
+	int fd;         /* once the content outgrew memory: all of it, and no blocks */
 	size_t size;
 	size_t mem_limit;
 	char *dir;
 };
+
+static int spool_open_file(const char *dir);
+static int spool_to_file(struct spool *sp);
+static size_t spool_span(const struct spool *sp, size_t offset, const char **p);
+static void spool_free_blocks(struct spool *sp);
+static int pwrite_all(int fd, const char *p, size_t n, size_t offset);
 
 struct spool *
 spool_new(size_t mem_limit, const char *dir)
 {
 	struct spool *sp = xcalloc(1, sizeof(*sp));
 
-	sp->mem = evbuffer_new();
-	if (sp->mem == NULL)
-		abort();
 	sp->fd = -1;
 	sp->mem_limit = mem_limit;
 	sp->dir = xstrdup(dir);
@@ -39,10 +61,10 @@ spool_new(size_t mem_limit, const char *dir)
 }
 
 static int
-write_all(int fd, const char *p, size_t n)
+pwrite_all(int fd, const char *p, size_t n, size_t offset)
 {
 	while (n > 0) {
-		ssize_t w = write(fd, p, n);
+		ssize_t w = pwrite(fd, p, n, (off_t)offset);
 
 		if (w < 0) {
 			if (errno == EINTR)
@@ -51,46 +73,76 @@ write_all(int fd, const char *p, size_t n)
 		}
 		p += w;
 		n -= (size_t)w;
+		offset += (size_t)w;
 	}
 	return 0;
 }
 
-/* Move what is in memory to an unlinked file: nothing is left behind by a crash. */
+/* An anonymous file in dir: nothing is left behind by a crash. */
+static int
+spool_open_file(const char *dir)
+{
+	int fd;
+
+#ifdef O_TMPFILE
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+		/* Not every file system has O_TMPFILE (EOPNOTSUPP): fall back to a named file. */
+#endif
+	size_t n = strlen(dir) + sizeof("/postern.XXXXXX");
+	char *path = xmalloc(n);
+
+	snprintf(path, n, "%s/postern.XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	free(path);
+	return fd;
+}
+
+/* The contiguous memory at offset (which is < size): where it is and how long. */
+static size_t
+spool_span(const struct spool *sp, size_t offset, const char **p)
+{
+	size_t at = offset % SPOOL_BLOCK;
+	size_t n = SPOOL_BLOCK - at;
+
+	*p = sp->blocks[offset / SPOOL_BLOCK] + at;
+	return n < sp->size - offset ? n : sp->size - offset;
+}
+
+static void
+spool_free_blocks(struct spool *sp)
+{
+	for (size_t i = 0; i < sp->nblocks; i++)
+		free(sp->blocks[i]);
+	free(sp->blocks);
+	sp->blocks = NULL;
+	sp->nblocks = 0;
+}
+
+/* Move the memory part to a file; on failure nothing changes. */
 static int
 spool_to_file(struct spool *sp)
 {
-	int fd = open(sp->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int fd = spool_open_file(sp->dir);
 
-	if (fd < 0) {
-		size_t n = strlen(sp->dir) + sizeof("/postern.XXXXXX");
-		char *path = xmalloc(n);
+	if (fd < 0)
+		return -1;
+	for (size_t off = 0, n; off < sp->size; off += n) {
+		const char *p;
 
-		snprintf(path, n, "%s/postern.XXXXXX", sp->dir);
-		fd = mkostemp(path, O_CLOEXEC);
-		if (fd >= 0)
-			unlink(path);
-		free(path);
-		if (fd < 0)
+		n = spool_span(sp, off, &p);
+		if (pwrite_all(fd, p, n, off) < 0) {
+			int saved = errno;
+
+			close(fd);
+			errno = saved;
 			return -1;
-	}
-	struct evbuffer_iovec vec[16];
-	int chains;
-
-	while ((chains = evbuffer_peek(sp->mem, -1, NULL, vec, 16)) > 0) {
-		size_t done = 0;
-
-		for (int i = 0; i < chains && i < 16; i++) {
-			if (write_all(fd, vec[i].iov_base, vec[i].iov_len) < 0) {
-				int saved = errno;
-
-				close(fd);
-				errno = saved;
-				return -1;
-			}
-			done += vec[i].iov_len;
 		}
-		evbuffer_drain(sp->mem, done);
 	}
+	spool_free_blocks(sp);
 	sp->fd = fd;
 	return 0;
 }
@@ -98,16 +150,29 @@ spool_to_file(struct spool *sp)
 int
 spool_write(struct spool *sp, const void *buf, size_t len)
 {
-	if (sp->fd < 0 && sp->size + len > sp->mem_limit && spool_to_file(sp) < 0)
+	const char *p = buf;
+
+	if (sp->fd < 0 && len > sp->mem_limit - sp->size && spool_to_file(sp) < 0)
 		return -1;
 	if (sp->fd >= 0) {
-		if (write_all(sp->fd, buf, len) < 0)
+		if (pwrite_all(sp->fd, p, len, sp->size) < 0)
 			return -1;
-	} else if (evbuffer_add(sp->mem, buf, len) < 0) {
-		errno = ENOMEM;
-		return -1;
+		sp->size += len;
+		return 0;
 	}
-	sp->size += len;
+	while (len > 0) {
+		size_t at = sp->size % SPOOL_BLOCK;
+		size_t n = SPOOL_BLOCK - at < len ? SPOOL_BLOCK - at : len;
+
+		if (sp->size / SPOOL_BLOCK == sp->nblocks) {
+			sp->blocks = xrealloc(sp->blocks, (sp->nblocks + 1) * sizeof(*sp->blocks));
+			sp->blocks[sp->nblocks++] = xmalloc(SPOOL_BLOCK);
+		}
+		memcpy(sp->blocks[sp->size / SPOOL_BLOCK] + at, p, n);
+		sp->size += n;
+		p += n;
+		len -= n;
+	}
 	return 0;
 }
 
@@ -124,13 +189,24 @@ spool_read(struct spool *sp, size_t offset, void *buf, size_t len)
 		return 0;
 	if (len > sp->size - offset)
 		len = sp->size - offset;
-	if (sp->fd >= 0)
-		return pread(sp->fd, buf, len, (off_t)offset);
-	struct evbuffer_ptr pos;
+	if (sp->fd >= 0) {
+		ssize_t n;
 
-	if (evbuffer_ptr_set(sp->mem, &pos, offset, EVBUFFER_PTR_SET) < 0)
-		return -1;
-	return evbuffer_copyout_from(sp->mem, &pos, buf, len);
+		while ((n = pread(sp->fd, buf, len, (off_t)offset)) < 0 && errno == EINTR)
+			;
+		return n;
+	}
+	char *out = buf;
+
+	for (size_t done = 0, n; done < len; done += n) {
+		const char *p;
+
+		n = spool_span(sp, offset + done, &p);
+		if (n > len - done)
+			n = len - done;
+		memcpy(out + done, p, n);
+	}
+	return (ssize_t)len;
 }
 
 int
@@ -139,44 +215,30 @@ spool_add_to(struct spool *sp, size_t offset, struct evbuffer *out)
 	if (offset >= sp->size)
 		return 0;
 	if (sp->fd < 0) {
-		if (offset == 0)
-			return evbuffer_add_buffer_reference(out, sp->mem);
-		struct evbuffer_ptr pos;
-		struct evbuffer_iovec vec[16];
-		int n;
+		for (size_t n; offset < sp->size; offset += n) {
+			const char *p;
 
-		/* Headers postern rewrote replace the start: copy the rest (it is small). */
-		if (evbuffer_ptr_set(sp->mem, &pos, offset, EVBUFFER_PTR_SET) < 0)
-			return -1;
-		while ((n = evbuffer_peek(sp->mem, -1, &pos, vec, 16)) > 0) {
-			size_t done = 0;
-
-			for (int i = 0; i < n && i < 16; i++) {
-				if (evbuffer_add(out, vec[i].iov_base, vec[i].iov_len) < 0)
-					return -1;
-				done += vec[i].iov_len;
-			}
-			if (offset + done >= sp->size ||
-			    evbuffer_ptr_set(sp->mem, &pos, done, EVBUFFER_PTR_ADD) < 0)
-				break;
-			offset += done;
+			n = spool_span(sp, offset, &p);
+			if (evbuffer_add(out, p, n) < 0)
+				return -1;
 		}
 		return 0;
 	}
-	/* The segment owns a duplicate, so the spool and the evbuffer each close their own. */
-	int fd = dup(sp->fd);
+	int fd = fcntl(sp->fd, F_DUPFD_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -1;
 	struct evbuffer_file_segment *seg = evbuffer_file_segment_new(
 	        fd, (ev_off_t)offset, (ev_off_t)(sp->size - offset), EVBUF_FS_CLOSE_ON_FREE);
 
+	/* A segment that was not made does not own the descriptor yet. */
 	if (seg == NULL) {
 		close(fd);
 		return -1;
 	}
 	int rc = evbuffer_add_file_segment(out, seg, 0, (ev_off_t)(sp->size - offset));
 
+	/* Drop our reference: out holds its own, or (on failure) this closes fd. */
 	evbuffer_file_segment_free(seg);
 	return rc;
 }
@@ -188,7 +250,7 @@ spool_free(struct spool *sp)
 		return;
 	if (sp->fd >= 0)
 		close(sp->fd);
-	evbuffer_free(sp->mem);
+	spool_free_blocks(sp);
 	free(sp->dir);
 	free(sp);
 }
