@@ -729,11 +729,14 @@ config_load_file(const char *path, struct config_diag *diag)
 	return cfg;
 }
 
-/* quarantine: { directory: PATH } -- it must exist and be writable now. */
+/*
+ * quarantine: { directory: PATH } (it must exist and be writable now) or
+ * { mailbox: ADDRESS } (the backend delivers quarantined mail there).
+ */
 static void
 load_quarantine(struct loader *l, yaml_node_t *node)
 {
-	static const char *const known[] = {"directory"};
+	static const char *const known[] = {"directory", "mailbox"};
 
 	if (expect(l, node, YAML_MAPPING_NODE, "quarantine") < 0)
 		return;
@@ -741,22 +744,33 @@ load_quarantine(struct loader *l, yaml_node_t *node)
 	     p++) {
 		yaml_node_t *key = yaml_document_get_node(l->doc, p->key);
 		yaml_node_t *value = yaml_document_get_node(l->doc, p->value);
+		int dir;
 
-		if (key->type != YAML_SCALAR_NODE || strcmp(scalar(key), "directory") != 0) {
-			if (key->type == YAML_SCALAR_NODE)
-				unknown_key(l, key, "quarantine", known, 1);
+		if (key->type != YAML_SCALAR_NODE)
+			continue;
+		dir = strcmp(scalar(key), "directory") == 0;
+		if (!dir && strcmp(scalar(key), "mailbox") != 0) {
+			unknown_key(l, key, "quarantine", known, 2);
 			continue;
 		}
-		if (expect(l, value, YAML_SCALAR_NODE, "directory") < 0)
+		if (expect(l, value, YAML_SCALAR_NODE, scalar(key)) < 0)
 			continue;
-		if (access(scalar(value), W_OK | X_OK) < 0) {
+		if (dir && access(scalar(value), W_OK | X_OK) < 0) {
 			node_error(l, value, "quarantine.directory: %s: %s", scalar(value),
 			           strerror(errno));
-			continue;
+		} else if (!dir && (strchr(scalar(value), '@') == NULL ||
+		                    strpbrk(scalar(value), "<> \t\r\n") != NULL)) {
+			node_error(l, value, "quarantine.mailbox: \"%s\" is not an address",
+			           scalar(value));
+		} else {
+			char **slot = dir ? &l->cfg->quarantine_dir : &l->cfg->quarantine_mailbox;
+
+			free(*slot);
+			*slot = xstrdup(scalar(value));
 		}
-		free(l->cfg->quarantine_dir);
-		l->cfg->quarantine_dir = xstrdup(scalar(value));
 	}
+	if (l->cfg->quarantine_dir && l->cfg->quarantine_mailbox)
+		node_error(l, node, "quarantine: a directory or a mailbox, not both");
 }
 
 /*
@@ -875,6 +889,7 @@ config_unref(struct config *cfg)
 	free(cfg->hostname);
 	free(cfg->authserv_id);
 	free(cfg->quarantine_dir);
+	free(cfg->quarantine_mailbox);
 	free(cfg->backend.text);
 	free(cfg->spool_dir);
 	policy_set_free(&cfg->policies);

@@ -75,10 +75,11 @@ struct config_log {
 
 struct config {
 	int refs;
-	char *source;      /* file name, or "(embedded)" */
-	char *hostname;    /* for the greeting; default: gethostname() */
-	char *authserv_id; /* Authentication-Results; default: hostname */
-	char *quarantine_dir; /* quarantine: { directory: } or NULL */
+	char *source;             /* file name, or "(embedded)" */
+	char *hostname;           /* for the greeting; default: gethostname() */
+	char *authserv_id;        /* Authentication-Results; default: hostname */
+	char *quarantine_dir;     /* quarantine: { directory: } or NULL */
+	char *quarantine_mailbox; /* quarantine: { mailbox: } or NULL */
 	struct config_listen *listen;
 	size_t nlisten;
 	int listen_from_cli; /* config_set_listen() was called */

@@ -511,6 +511,10 @@ session_backend_done(void *arg, enum backend_status status, int code, struct evb
 		int positive = code >= 200 && code < 300;
 
 		s->wait = W_NONE;
+		if (wait == W_QUARANTINE) {
+			session_filter_quarantine_step(s, code, reply);
+			break;
+		}
 		if (wait == W_MESSAGE) {
 			session_log_transaction(s, code, (const char *)evbuffer_pullup(reply, -1),
 			                        len);

@@ -329,9 +329,59 @@ eom_filtered(struct session *s)
 		evbuffer_free(headers);
 		return;
 	}
+	if (d.enforce && d.action == ACTION_QUARANTINE && s->cfg->quarantine_mailbox != NULL) {
+		/* RSET, then the same sender to the quarantine mailbox alone. */
+		tx->quarantine_headers = headers;
+		tx->quarantine_skip = skip;
+		tx->quarantine_step = 0;
+		s->wait = W_QUARANTINE;
+		backend_command(s->backend, "RSET", 4);
+		return;
+	}
 	s->wait = W_MESSAGE;
 	backend_message(s->backend, headers, tx->spool, skip);
 	evbuffer_free(headers);
+}
+
+void
+session_filter_quarantine_step(struct session *s, int code, struct evbuffer *reply)
+{
+	struct transaction *tx = s->tx;
+	char line[1024];
+
+	if (code < 200 || code > 299) {
+		char first[200];
+		size_t n = evbuffer_copyout(reply, first, sizeof(first) - 1);
+
+		first[n] = '\0';
+		first[strcspn(first, "\r\n")] = '\0';
+		log_err("event=quarantine_failed session=%lx mailbox=%s step=%d reply=\"%s\"",
+		        s->id, s->cfg->quarantine_mailbox, tx->quarantine_step, first);
+		evbuffer_drain(reply, evbuffer_get_length(reply));
+		static const char fail[] =
+		        "451 4.3.0 Error: cannot quarantine the message, try again later\r\n";
+
+		session_reply(s, fail);
+		session_log_transaction(s, 451, fail, sizeof(fail) - 1);
+		transaction_free(s);
+		return;
+	}
+	evbuffer_drain(reply, evbuffer_get_length(reply));
+	switch (tx->quarantine_step++) {
+	case 0: /* the client's MAIL, with its parameters */
+		s->wait = W_QUARANTINE;
+		backend_command(s->backend, tx->mail_line, strlen(tx->mail_line));
+		break;
+	case 1:
+		snprintf(line, sizeof(line), "RCPT TO:<%s>", s->cfg->quarantine_mailbox);
+		s->wait = W_QUARANTINE;
+		backend_command(s->backend, line, strlen(line));
+		break;
+	default: /* the backend's reply to the message goes to the client, as always */
+		s->wait = W_MESSAGE;
+		backend_message(s->backend, tx->quarantine_headers, tx->spool, tx->quarantine_skip);
+		break;
+	}
 }
 
 void
@@ -360,6 +410,8 @@ session_filter_end(struct session *s)
 	filter_txn_clear(&tx->ftxn);
 	free(tx->header_block);
 	free(tx->rcpt_cmd);
+	if (tx->quarantine_headers)
+		evbuffer_free(tx->quarantine_headers);
 }
 
 size_t

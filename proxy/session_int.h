@@ -34,8 +34,9 @@ enum session_wait {
 	W_PREPARE, /* backend connecting / identifying before MAIL */
 	W_MAIL,
 	W_RCPT,
-	W_MESSAGE, /* the message was sent; waiting for the final reply */
-	W_FILTER,  /* a filter chain stage is running */
+	W_MESSAGE,    /* the message was sent; waiting for the final reply */
+	W_FILTER,     /* a filter chain stage is running */
+	W_QUARANTINE, /* re-sending the transaction to the quarantine mailbox */
 };
 
 struct transaction {
@@ -62,6 +63,9 @@ struct transaction {
 	size_t rcpt_first_finding;
 	char *header_block;
 	int header_complete; /* the empty line that ends the header was found */
+	int quarantine_step;
+	struct evbuffer *quarantine_headers;
+	size_t quarantine_skip;
 	enum action action;
 	struct timespec started;
 };
@@ -103,6 +107,7 @@ void session_filter_rcpt(struct session *s, const char *line, size_t len);
 void session_filter_accepted_rcpt(struct session *s);
 void session_filter_eom(struct session *s);
 void session_filter_end(struct session *s);
+void session_filter_quarantine_step(struct session *s, int code, struct evbuffer *reply);
 size_t session_filter_log(const struct session *s, char *buf, size_t size);
 
 /* session_data.c */
