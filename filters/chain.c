@@ -100,6 +100,29 @@ filter_txn_clear(struct filter_txn *txn)
 	free(txn->findings);
 	txn->findings = NULL;
 	txn->nfindings = 0;
+	for (size_t i = 0; i < FILTER_CHAIN_MAX; i++) {
+		const struct filter *f = txn->state_owner[i];
+
+		if (f && f->type->txn_end && txn->state[i])
+			f->type->txn_end(f, txn->state[i]);
+		txn->state[i] = NULL;
+		txn->state_owner[i] = NULL;
+	}
+}
+
+static void **
+state_slot(struct filter_txn *txn, size_t index, const struct filter *f)
+{
+	/* A slot belongs to one filter; another policy's chain starts it afresh. */
+	if (txn->state_owner[index] != f) {
+		if (txn->state_owner[index] && txn->state_owner[index]->type->txn_end &&
+		    txn->state[index])
+			txn->state_owner[index]->type->txn_end(txn->state_owner[index],
+			                                       txn->state[index]);
+		txn->state[index] = NULL;
+		txn->state_owner[index] = f;
+	}
+	return &txn->state[index];
 }
 
 /* Run filters until one is pending or all are done; returns 1 when all are done. */
@@ -107,11 +130,13 @@ static int
 advance(struct chain *c)
 {
 	while (c->next < c->n) {
-		struct filter *f = c->filters[c->next++];
+		size_t index = c->next++;
+		struct filter *f = c->filters[index];
 
 		if (!(f->type->stages & FILTER_STAGE(c->call.stage)))
 			continue;
 		c->call.filter = f;
+		c->call.state = state_slot(c->call.txn, index, f);
 		c->call.scratch = NULL;
 		c->pending = 1;
 		c->in_run = 1;
@@ -187,6 +212,38 @@ chain_run(struct event_base *base, struct filter *const *filters, size_t n, enum
 		return c;
 	chain_cancel(c);
 	return NULL;
+}
+
+void
+chain_feed(struct filter *const *filters, size_t n, enum filter_stage stage, struct filter_txn *txn,
+           const char *data, size_t len)
+{
+	struct filter_call call = {.stage = stage, .txn = txn, .data = data, .len = len};
+
+	for (size_t i = 0; i < n; i++) {
+		if (!(filters[i]->type->stages & FILTER_STAGE(stage)))
+			continue;
+		call.filter = filters[i];
+		call.state = state_slot(txn, i, filters[i]);
+		if (filters[i]->type->run(&call) == FILTER_PENDING) {
+			/* A contract broken by the filter, not by the network. */
+			log_err("event=filter_bug filter=%s stage=%d reason=\"pending in a "
+			        "streaming "
+			        "stage\"",
+			        filters[i]->name, stage);
+			add_finding(txn, filters[i]->name, "error", "pending");
+		}
+	}
+}
+
+unsigned
+chain_stages(struct filter *const *filters, size_t n)
+{
+	unsigned stages = 0;
+
+	for (size_t i = 0; i < n; i++)
+		stages |= filters[i]->type->stages;
+	return stages;
 }
 
 void

@@ -4,6 +4,8 @@
  * SYNOPSIS
  *	chain_run(base, filters, n, stage, txn, done, arg)
  *	chain_cancel(chain)
+ *	chain_feed(filters, n, stage, txn, data, len)
+ *	chain_stages(filters, n)
  * DESCRIPTION
  *	chain_run() calls, in order, every filter in the list that implements
  *	the stage. Findings accumulate in txn. When every filter finished at
@@ -14,6 +16,10 @@
  *	A filter that does not finish within its timeout is cancelled and its
  *	on_error applies: continue (a finding "error=timeout", no action),
  *	tempfail or reject (a finding with that action).
+ *
+ *	chain_feed() gives one header field or body chunk to every filter that
+ *	implements the streaming stage, at once (see filter.h).
+ *	chain_stages() is the union of the stages the filters implement.
  *
  *	chain_cancel() stops a running chain (the session is going away);
  *	done() is then never called.
@@ -33,6 +39,9 @@ struct chain *chain_run(struct event_base *base, struct filter *const *filters, 
                         enum filter_stage stage, struct filter_txn *txn, chain_done_fn *done,
                         void *arg);
 void chain_cancel(struct chain *chain);
+void chain_feed(struct filter *const *filters, size_t n, enum filter_stage stage,
+                struct filter_txn *txn, const char *data, size_t len);
+unsigned chain_stages(struct filter *const *filters, size_t n);
 void filter_txn_clear(struct filter_txn *txn);
 
 #endif

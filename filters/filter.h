@@ -13,6 +13,12 @@
  *	decides what they mean. The interface is milter-shaped: a filter type
  *	names the stages it implements and gets one run() call per stage.
  *
+ *	FILTER_HEADER, FILTER_EOH and FILTER_BODY run while the message
+ *	streams in, once per header field and per body chunk (CRLF lines, no
+ *	dot-stuffing): run() gets the octets in call->data and call->len and
+ *	must finish at once (hash, count, keep state in call->txn's filter
+ *	state); their results belong to FILTER_EOM, which may be pending.
+ *
  *	run() returns FILTER_DONE when it has finished, or FILTER_PENDING when
  *	the answer comes later (a DNS reply, a worker-pool job, a network
  *	engine); it then calls filter_done(call) from the event loop, exactly
@@ -27,6 +33,9 @@
  *	action (an external milter's reject, the test filter): a finding whose
  *	policy default is that action, with an optional SMTP reply ("550 5.7.1
  *	text").
+ *
+ *	A filter that keeps something per transaction (a hash context, a
+ *	connection) puts it in *call->state and frees it in txn_end().
  *
  *	Adding a filter is adding a file: a struct filter_type and one line in
  *	filters/registry.c. The session never learns filter names.
@@ -45,7 +54,10 @@ enum filter_stage {
 	FILTER_MAIL,
 	FILTER_RCPT,
 	FILTER_DATA,
-	FILTER_EOM, /* the whole message is spooled; headers are parsed */
+	FILTER_HEADER, /* one header field, as it streams: call->data, call->len */
+	FILTER_EOH,    /* the end of the header */
+	FILTER_BODY,   /* a chunk of the body, as it streams: call->data, call->len */
+	FILTER_EOM,    /* the whole message is spooled; headers are parsed */
 	FILTER_STAGES
 };
 #define FILTER_STAGE(s) (1u << (s))
@@ -74,6 +86,9 @@ struct finding {
 	char *reply;        /* for that action, or NULL for the policy's reply */
 };
 
+/* A policy's chain is at most this long (checked when the configuration loads). */
+#define FILTER_CHAIN_MAX 32
+
 /* What filters see of the transaction. Pointers stay valid for the transaction. */
 struct filter_txn {
 	const char *client_addr;
@@ -88,6 +103,9 @@ struct filter_txn {
 	unsigned long long size; /* FILTER_EOM: message octets */
 	struct finding *findings;
 	size_t nfindings;
+	/* Per filter of the chain: what it keeps for this transaction (call->state). */
+	void *state[FILTER_CHAIN_MAX];
+	const struct filter *state_owner[FILTER_CHAIN_MAX];
 };
 
 struct filter {
@@ -103,6 +121,9 @@ struct filter_call {
 	enum filter_stage stage;
 	struct filter_txn *txn;
 	struct event_base *base;
+	void **state;     /* this filter's slot for this transaction; NULL at first */
+	const char *data; /* FILTER_HEADER, FILTER_BODY */
+	size_t len;
 	void *private; /* the chain's */
 	void *scratch; /* the filter's, for a pending call */
 };
@@ -120,6 +141,8 @@ struct filter_type {
 	void (*destroy)(struct filter *filter);
 	enum filter_rc (*run)(struct filter_call *call);
 	void (*cancel)(struct filter_call *call);
+	/* The transaction ends: free what run() kept in *call->state. */
+	void (*txn_end)(const struct filter *filter, void *state);
 };
 
 void filter_finding(struct filter_call *call, const char *method, const char *result, double score,

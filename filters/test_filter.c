@@ -13,7 +13,8 @@
  *	"tempfail", "tag", "discard", "quarantine", "score=N" (a finding of
  *	method "spam" with score N), "delay=MS" (answer MS milliseconds later,
  *	from the event loop), "result=METHOD:RESULT" (a finding, for policy
- *	rules).
+ *	rules), "count" (a finding test=counted with the header fields and body
+ *	octets the streaming stages saw).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -55,6 +56,24 @@ action_header(const struct filter_txn *txn, char *buf, size_t size)
 	return 0;
 }
 
+struct counts {
+	unsigned long fields, body, eoh;
+};
+
+static struct counts *
+counts_of(struct filter_call *call)
+{
+	if (*call->state == NULL)
+		*call->state = calloc(1, sizeof(struct counts));
+	return *call->state;
+}
+
+static void
+test_txn_end(const struct filter *filter, void *state)
+{
+	free(state);
+}
+
 static void
 delay_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -86,6 +105,11 @@ eom(struct filter_call *call)
 
 			*colon = '\0';
 			filter_finding(call, w + 7, colon + 1, NAN, "test finding");
+		} else if (strcmp(w, "count") == 0) {
+			struct counts *c = counts_of(call);
+
+			filter_finding(call, "test", "counted", NAN, "fields=%lu eoh=%lu body=%lu",
+			               c->fields, c->eoh, c->body);
 		} else if (strncmp(w, "delay=", 6) == 0) {
 			long ms = atol(w + 6);
 			struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
@@ -118,6 +142,15 @@ test_run(struct filter_call *call)
 		else if (local_part_starts(txn->rcpt, "tempfail"))
 			filter_verdict(call, ACTION_TEMPFAIL, "451 4.7.1 test filter: try later");
 		return FILTER_DONE;
+	case FILTER_HEADER:
+		counts_of(call)->fields++;
+		return FILTER_DONE;
+	case FILTER_EOH:
+		counts_of(call)->eoh++;
+		return FILTER_DONE;
+	case FILTER_BODY:
+		counts_of(call)->body += call->len;
+		return FILTER_DONE;
 	case FILTER_EOM:
 		return eom(call);
 	default:
@@ -135,7 +168,10 @@ test_cancel(struct filter_call *call)
 
 const struct filter_type test_filter_type = {
         .name = "test",
-        .stages = FILTER_STAGE(FILTER_MAIL) | FILTER_STAGE(FILTER_RCPT) | FILTER_STAGE(FILTER_EOM),
+        .stages = FILTER_STAGE(FILTER_MAIL) | FILTER_STAGE(FILTER_RCPT) |
+                  FILTER_STAGE(FILTER_HEADER) | FILTER_STAGE(FILTER_EOH) |
+                  FILTER_STAGE(FILTER_BODY) | FILTER_STAGE(FILTER_EOM),
         .run = test_run,
         .cancel = test_cancel,
+        .txn_end = test_txn_end,
 };

@@ -2,12 +2,25 @@
  * NAME
  *	config - postern's configuration: the model, loading, validation
  * SYNOPSIS
- *	See config.h.
+ *	See config.h; config_int.h for what config_policies.c shares.
  * DESCRIPTION
- *	libyaml's document API gives a node tree with positions; the loader
- *	walks it with one table of keys per section, so a new section is a new
- *	table. Every problem is reported with the position of the node at fault
- *	and the walk goes on, so one run of `postern -t` shows them all.
+ *	libyaml's document API gives a node tree with positions, aliases
+ *	already resolved into shared nodes. Before it is walked the tree is
+ *	checked as a whole: one document, no duplicate keys, no alias that
+ *	refers to a node containing it, at most SHAPE_DEPTH levels, so that
+ *	walks (ours and the filters' configure()) may recurse freely.
+ *
+ *	The walk is driven by tables of struct field, one per section: the key,
+ *	its type, where the value goes, its limits. A new key is a new row; a
+ *	new section is a table and a row in root_fields. Every problem is
+ *	reported at the node at fault and the walk goes on, so one run of
+ *	`postern -t` shows them all.
+ *
+ *	A plain empty value (a section whose keys are all commented out, or
+ *	null, ~) leaves a section at its defaults; for a single value it is an
+ *	error.
+ * DIAGNOSTICS
+ *	Nothing is logged: every problem goes to the caller's config_diag.
  */
 #include <errno.h>
 #include <glob.h>
@@ -27,16 +40,70 @@
 #include "policies/config.h"
 #include "policies/config_int.h"
 
-enum field_type { F_UINT, F_SIZE, F_DURATION, F_BOOL, F_ENUM, F_STRING };
+#define SHAPE_DEPTH 64  /* nesting levels a document may have */
+#define INCLUDE_DEPTH 8 /* files including files */
+
+enum field_type {
+	F_UINT,     /* a decimal number */
+	F_SIZE,     /* octets: 512, 64K, 10M, 1G */
+	F_DURATION, /* milliseconds, written 250ms, 30s, 5m, 1h or seconds */
+	F_BOOL,
+	F_ENUM,     /* one of names: stores its index, or values[index] */
+	F_STRING,   /* char *, replaced; check() may refuse the value */
+	F_ADDRESS,  /* HOST:PORT: the text at offset, its struct netaddr at aux */
+	F_SECTION,  /* a mapping, described by fields */
+	F_LOAD,     /* a loader of its own */
+	F_RESERVED, /* defined by a later version: accepted and ignored */
+};
 
 struct field {
 	const char *key;
 	enum field_type type;
-	size_t offset; /* into struct config */
+	size_t offset, width; /* where the value goes, in the table's struct */
+	size_t aux;
 	unsigned long long min, max;
-	const char *const *names; /* F_ENUM: values in enum order */
+	int zero_ok;      /* 0 ("no limit") is allowed below min */
+	const char *rule; /* cited when a number is out of range */
+	const char *const *names;
+	const int *values;
+	const char *(*check)(const char *value); /* NULL, or what is wrong */
+	const struct field *fields;
+	void (*load)(struct loader *l, yaml_node_t *node);
+	int required;
 };
 
+#define CFG(m) .offset = offsetof(struct config, m), .width = sizeof(((struct config *)0)->m)
+#define LISTEN(m) \
+	.offset = offsetof(struct config_listen, m), .width = sizeof(((struct config_listen *)0)->m)
+#define U32 0xffffffffULL
+#define KIB 1024ULL
+#define MIB (1024ULL * 1024)
+#define GIB (1024ULL * 1024 * 1024)
+#define DAY_MS (24ULL * 3600 * 1000)
+
+struct unit {
+	const char *suffix;
+	unsigned long long factor;
+};
+
+/* On a tie in factor, the first suffix is the one used to print a value. */
+static const struct unit plain_units[] = {{"", 1}, {NULL, 0}};
+static const struct unit size_units[] = {{"", 1},    {"K", KIB}, {"k", KIB}, {"M", MIB},
+                                         {"m", MIB}, {"G", GIB}, {"g", GIB}, {NULL, 0}};
+static const struct unit duration_units[] = {{"ms", 1},        {"s", 1000},        {"", 1000},
+                                             {"m", 60 * 1000}, {"h", 3600 * 1000}, {NULL, 0}};
+
+static const struct {
+	const struct unit *units;
+	const char *what;
+} numbers[] = {
+        [F_UINT] = {plain_units, "a whole number"},
+        [F_SIZE] = {size_units, "a size (e.g. 512, 64K, 10M, 1G)"},
+        [F_DURATION] = {duration_units, "a duration (e.g. 30s, 250ms, 5m, 1h)"},
+};
+
+static const char *const bool_true[] = {"true", "yes", "on", NULL};
+static const char *const bool_false[] = {"false", "no", "off", NULL};
 static const char *const xclient_names[] = {"auto", "xclient", "xforward", "off", NULL};
 static const char *const newline_names[] = {"reject", "normalize", NULL};
 static const char *const level_names[] = {"error", "warning", "info", "debug", NULL};
@@ -46,71 +113,130 @@ static const char *const facility_names[] = {"mail",   "daemon", "local0", "loca
 static const int facility_values[] = {LOG_MAIL,   LOG_DAEMON, LOG_LOCAL0, LOG_LOCAL1, LOG_LOCAL2,
                                       LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5, LOG_LOCAL6, LOG_LOCAL7};
 
-#define OFF(member) offsetof(struct config, member)
-#define U32 0xffffffffULL
+static const char *check_hostname(const char *name);
+static const char *check_directory(const char *path);
+static const char *check_mailbox(const char *address);
+static void load_fields(struct loader *l, yaml_node_t *node, const char *path,
+                        const struct field *fields, void *base);
+static void load_listen(struct loader *l, yaml_node_t *node);
+static void load_quarantine(struct loader *l, yaml_node_t *node);
+static void load_include(struct loader *l, yaml_node_t *node);
 
+/* One row of a table, for the common cases. */
+#define NUMBER(k, t, m, lo, hi)                                           \
+	{                                                                 \
+		.key = (k), .type = (t), CFG(m), .min = (lo), .max = (hi) \
+	}
+#define ENUM(k, m, n)                                            \
+	{                                                        \
+		.key = (k), .type = F_ENUM, CFG(m), .names = (n) \
+	}
+#define STRING(k, m, c)                                            \
+	{                                                          \
+		.key = (k), .type = F_STRING, CFG(m), .check = (c) \
+	}
+#define SECTION(k, f)                                        \
+	{                                                    \
+		.key = (k), .type = F_SECTION, .fields = (f) \
+	}
+#define LOAD(k, f)                                      \
+	{                                               \
+		.key = (k), .type = F_LOAD, .load = (f) \
+	}
+#define END                 \
+	{                   \
+		.key = NULL \
+	}
+
+/* The first row is the one a bare string item ("- 127.0.0.1:25") gives. */
+static const struct field listen_fields[] = {
+        {.key = "address",
+         .type = F_ADDRESS,
+         LISTEN(text),
+         .aux = offsetof(struct config_listen, addr),
+         .required = 1},
+        END,
+};
 static const struct field backend_fields[] = {
-        {"xclient", F_ENUM, OFF(backend.xclient), 0, 0, xclient_names},
-        {NULL, 0, 0, 0, 0, NULL},
+        {.key = "address",
+         .type = F_ADDRESS,
+         CFG(backend.text),
+         .aux = offsetof(struct config, backend.addr)},
+        ENUM("xclient", backend.xclient, xclient_names),
+        END,
 };
 static const struct field limits_fields[] = {
-        {"max_sessions", F_UINT, OFF(limits.max_sessions), 0, U32, NULL},
-        {"max_sessions_per_client", F_UINT, OFF(limits.max_sessions_per_client), 0, U32, NULL},
-        {"max_recipients", F_UINT, OFF(limits.max_recipients), 1, U32, NULL},
-        {"max_message_size", F_SIZE, OFF(limits.max_message_size), 0, ~0ULL, NULL},
-        {"max_command_line", F_SIZE, OFF(limits.max_command_line), 512, 1 << 20, NULL},
-        {"max_text_line", F_SIZE, OFF(limits.max_text_line), 0, 1 << 20, NULL},
-        {"spool_memory", F_SIZE, OFF(limits.spool_memory), 0, 1ULL << 30, NULL},
-        {"max_errors", F_UINT, OFF(limits.max_errors), 0, U32, NULL},
-        {NULL, 0, 0, 0, 0, NULL},
+        NUMBER("max_sessions", F_UINT, limits.max_sessions, 0, U32),
+        NUMBER("max_sessions_per_client", F_UINT, limits.max_sessions_per_client, 0, U32),
+        NUMBER("max_recipients", F_UINT, limits.max_recipients, 1, U32),
+        NUMBER("max_message_size", F_SIZE, limits.max_message_size, 0, 1024 * GIB),
+        {.key = "max_command_line",
+         .type = F_SIZE,
+         CFG(limits.max_command_line),
+         .min = 512,
+         .max = MIB,
+         .rule = "RFC 5321 4.5.3.1.4"},
+        {.key = "max_text_line",
+         .type = F_SIZE,
+         CFG(limits.max_text_line),
+         .min = 1000,
+         .max = MIB,
+         .zero_ok = 1,
+         .rule = "RFC 5321 4.5.3.1.6"},
+        NUMBER("spool_memory", F_SIZE, limits.spool_memory, 0, GIB),
+        NUMBER("max_errors", F_UINT, limits.max_errors, 0, U32),
+        END,
 };
 static const struct field timeouts_fields[] = {
-        {"client", F_DURATION, OFF(timeouts.client), 1, U32, NULL},
-        {"backend_connect", F_DURATION, OFF(timeouts.backend_connect), 1, U32, NULL},
-        {"backend_reply", F_DURATION, OFF(timeouts.backend_reply), 1, U32, NULL},
-        {"backend_data", F_DURATION, OFF(timeouts.backend_data), 1, U32, NULL},
-        {"shutdown", F_DURATION, OFF(timeouts.shutdown), 0, U32, NULL},
-        {NULL, 0, 0, 0, 0, NULL},
+        NUMBER("client", F_DURATION, timeouts.client, 1, DAY_MS),
+        NUMBER("backend_connect", F_DURATION, timeouts.backend_connect, 1, DAY_MS),
+        NUMBER("backend_reply", F_DURATION, timeouts.backend_reply, 1, DAY_MS),
+        NUMBER("backend_data", F_DURATION, timeouts.backend_data, 1, DAY_MS),
+        NUMBER("shutdown", F_DURATION, timeouts.shutdown, 0, DAY_MS),
+        END,
 };
 static const struct field smtp_fields[] = {
-        {"bare_newline", F_ENUM, OFF(bare_newline), 0, 0, newline_names},
-        {NULL, 0, 0, 0, 0, NULL},
+        ENUM("bare_newline", bare_newline, newline_names),
+        END,
 };
 static const struct field log_fields[] = {
-        {"syslog", F_BOOL, OFF(log.syslog), 0, 0, NULL},
-        {"facility", F_ENUM, OFF(log.facility), 0, 0, facility_names},
-        {"level", F_ENUM, OFF(log.level), 0, 0, level_names},
-        {NULL, 0, 0, 0, 0, NULL},
+        {.key = "syslog", .type = F_BOOL, CFG(log.syslog)},
+        {.key = "facility",
+         .type = F_ENUM,
+         CFG(log.facility),
+         .names = facility_names,
+         .values = facility_values},
+        ENUM("level", log.level, level_names),
+        END,
+};
+static const struct field quarantine_fields[] = {
+        STRING("directory", quarantine_dir, check_directory),
+        STRING("mailbox", quarantine_mailbox, check_mailbox),
+        END,
 };
 
-static void load_listen(struct loader *l, yaml_node_t *node);
-static void load_backend(struct loader *l, yaml_node_t *node);
-static void load_fields(struct loader *l, yaml_node_t *node, const char *section,
-                        const struct field *fields);
-static void load_string(struct loader *l, yaml_node_t *node, char **out);
-static void load_include(struct loader *l, yaml_node_t *node);
-static void load_quarantine(struct loader *l, yaml_node_t *node);
-
-/* Top-level keys. Sections later work items add (dns, filters, policies) go here. */
-static const struct {
-	const char *key;
-	const struct field *fields;
-	void (*load)(struct loader *, yaml_node_t *);
-	size_t string_offset;
-} sections[] = {
-        {"include", NULL, load_include, 0},
-        {"listen", NULL, load_listen, 0},
-        {"backend", NULL, load_backend, 0},
-        {"limits", limits_fields, NULL, 0},
-        {"timeouts", timeouts_fields, NULL, 0},
-        {"smtp", smtp_fields, NULL, 0},
-        {"log", log_fields, NULL, 0},
-        {"hostname", NULL, NULL, OFF(hostname)},
-        {"spool_dir", NULL, NULL, OFF(spool_dir)},
-        {"filters", NULL, config_load_filters, 0},
-        {"policies", NULL, config_load_policies, 0},
-        {"authserv_id", NULL, NULL, OFF(authserv_id)},
-        {"quarantine", NULL, load_quarantine, 0},
+/*
+ * The top level, loaded in this order whatever the file's order: included
+ * files first, so the including file overrides them and may name their
+ * filters; filters before the policies that name them.
+ */
+static const struct field root_fields[] = {
+        LOAD("include", load_include),
+        LOAD("listen", load_listen),
+        SECTION("backend", backend_fields),
+        SECTION("limits", limits_fields),
+        SECTION("timeouts", timeouts_fields),
+        SECTION("smtp", smtp_fields),
+        SECTION("log", log_fields),
+        STRING("hostname", hostname, check_hostname),
+        STRING("spool_dir", spool_dir, check_directory),
+        LOAD("filters", config_load_filters),
+        LOAD("policies", config_load_policies),
+        STRING("authserv_id", authserv_id, check_hostname),
+        LOAD("quarantine", load_quarantine),
+        /* Reserved for the DNS resolver's settings: accepted, not used yet. */
+        {.key = "dns", .type = F_RESERVED},
+        END,
 };
 
 void
@@ -171,6 +297,29 @@ expect(struct loader *l, yaml_node_t *node, yaml_node_type_t type, const char *w
 	return -1;
 }
 
+/* YAML's null: nothing after the colon, ~ or null, unquoted. */
+static int
+is_null(const yaml_node_t *node)
+{
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+
+	if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+		if (strcmp(scalar(node), nulls[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+in_words(const char *word, const char *const *words)
+{
+	for (; *words; words++)
+		if (strcasecmp(word, *words) == 0)
+			return 1;
+	return 0;
+}
+
 /* Edit distance, for "did you mean". */
 static size_t
 distance(const char *a, const char *b)
@@ -206,6 +355,12 @@ unknown_key(struct loader *l, yaml_node_t *key, const char *section, const char 
 	const char *best = NULL;
 	size_t best_d = 3;
 
+	/* YAML 1.1's merge key: libyaml leaves it to the application, and we do not merge. */
+	if (strcmp(scalar(key), "<<") == 0) {
+		node_error(l, key, "merge keys (<<) are not supported in %s: write the keys out",
+		           section);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		size_t d = distance(scalar(key), known[i]);
 
@@ -221,218 +376,271 @@ unknown_key(struct loader *l, yaml_node_t *key, const char *section, const char 
 		node_error(l, key, "unknown key \"%s\" in %s", scalar(key), section);
 }
 
+/*
+ * Digits, then one of units' suffixes; the value times its factor. Returns
+ * 0, -1 when s is not written so, -2 when the value does not fit.
+ */
 static int
-parse_unsigned(const char *s, unsigned long long *out, const char **rest)
+parse_number(const char *s, const struct unit *units, unsigned long long *out)
 {
-	char *end;
+	unsigned long long v = 0;
+	int overflow = 0;
 
 	if (*s < '0' || *s > '9')
 		return -1;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	if (errno == ERANGE)
-		return -1;
-	*rest = end;
-	return 0;
-}
+	for (; *s >= '0' && *s <= '9'; s++) {
+		unsigned digit = (unsigned)(*s - '0');
 
-static int
-scale(unsigned long long *v, unsigned long long factor)
-{
-	if (*v > ~0ULL / factor)
-		return -1;
-	*v *= factor;
-	return 0;
-}
-
-/* "30", "30s", "250ms", "5m", "1h" -> milliseconds */
-int
-parse_duration(const char *s, unsigned long long *ms)
-{
-	const char *unit;
-
-	if (parse_unsigned(s, ms, &unit) < 0)
-		return -1;
-	if (*unit == '\0' || strcmp(unit, "s") == 0)
-		return scale(ms, 1000);
-	if (strcmp(unit, "ms") == 0)
+		if (v > (ULLONG_MAX - digit) / 10)
+			overflow = 1;
+		else
+			v = v * 10 + digit;
+	}
+	for (; units->suffix != NULL; units++) {
+		if (strcmp(s, units->suffix) != 0)
+			continue;
+		if (overflow || v > ULLONG_MAX / units->factor)
+			return -2;
+		*out = v * units->factor;
 		return 0;
-	if (strcmp(unit, "m") == 0)
-		return scale(ms, 60000);
-	if (strcmp(unit, "h") == 0)
-		return scale(ms, 3600000);
+	}
 	return -1;
 }
 
-/* "512", "64K", "10M", "1G" */
-static int
-parse_size(const char *s, unsigned long long *bytes)
+/* "30", "30s", "250ms", "5m", "1h" -> milliseconds; 0, -1 or -2 as parse_number(). */
+int
+parse_duration(const char *s, unsigned long long *ms)
 {
-	const char *unit;
+	return parse_number(s, duration_units, ms);
+}
 
-	if (parse_unsigned(s, bytes, &unit) < 0)
-		return -1;
-	if (*unit == '\0')
-		return 0;
-	if (unit[1] != '\0')
-		return -1;
-	switch (*unit) {
-	case 'k':
-	case 'K':
-		return scale(bytes, 1024);
-	case 'm':
-	case 'M':
-		return scale(bytes, 1024 * 1024);
-	case 'g':
-	case 'G':
-		return scale(bytes, 1024 * 1024 * 1024);
-	default:
-		return -1;
+/* v in the largest unit that writes it exactly: 1048576 -> "1M", 300000 -> "5m". */
+static void
+format_number(char *buf, size_t size, unsigned long long v, const struct unit *units)
+{
+	const struct unit *best = units;
+
+	for (const struct unit *u = units; u->suffix != NULL; u++)
+		if (v != 0 && v % u->factor == 0 && u->factor > best->factor)
+			best = u;
+	snprintf(buf, size, "%llu%s", v / best->factor, v != 0 ? best->suffix : "");
+}
+
+static void
+field_path(char *buf, size_t size, const char *path, const struct field *f)
+{
+	if (path != NULL)
+		snprintf(buf, size, "%s.%s", path, f->key);
+	else
+		snprintf(buf, size, "%s", f->key);
+}
+
+/* A number or enum into its slot, which is an unsigned or int, or 64 bits wide. */
+static void
+store_number(void *base, const struct field *f, unsigned long long v)
+{
+	char *p = (char *)base + f->offset;
+
+	if (f->width == sizeof(v)) {
+		memcpy(p, &v, sizeof(v));
+	} else {
+		unsigned u = (unsigned)v;
+
+		memcpy(p, &u, sizeof(u));
 	}
 }
 
 static void
-store(struct config *cfg, const struct field *f, unsigned long long v)
+store_string(void *base, size_t offset, const char *value)
 {
-	char *p = (char *)cfg + f->offset;
+	char **slot = (char **)((char *)base + offset);
 
-	switch (f->type) {
-	case F_SIZE:
-		if (f->offset == OFF(limits.max_message_size))
-			*(unsigned long long *)p = v;
-		else
-			*(size_t *)p = (size_t)v;
-		break;
-	default:
-		*(unsigned *)p = (unsigned)v;
-		break;
-	}
+	free(*slot);
+	*slot = xstrdup(value);
 }
 
 static void
-load_field(struct loader *l, const struct field *f, const char *section, yaml_node_t *value)
+load_enum(struct loader *l, const struct field *f, const char *name, yaml_node_t *value, void *base)
 {
+	char list[256] = "";
+	size_t i;
+
+	for (i = 0; f->names[i] != NULL; i++) {
+		if (strcmp(f->names[i], scalar(value)) == 0) {
+			store_number(base, f,
+			             f->values ? (unsigned long long)f->values[i]
+			                       : (unsigned long long)i);
+			return;
+		}
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+		         f->names[i]);
+	}
+	node_error(l, value, "%s: \"%s\" is not one of %s", name, scalar(value), list);
+}
+
+static void
+load_number(struct loader *l, const struct field *f, const char *name, yaml_node_t *value,
+            void *base)
+{
+	const struct unit *units = numbers[f->type].units;
 	unsigned long long v = 0;
-	const char *text;
+	int rc = parse_number(scalar(value), units, &v);
+	char lo[32], hi[32];
 
-	if (f->type == F_STRING)
+	if (rc == -1) {
+		node_error(l, value, "%s: \"%s\" is not %s", name, scalar(value),
+		           numbers[f->type].what);
 		return;
-	if (expect(l, value, YAML_SCALAR_NODE, f->key) < 0)
+	}
+	if (rc == 0 && ((v >= f->min && v <= f->max) || (v == 0 && f->zero_ok))) {
+		store_number(base, f, v);
 		return;
-	text = scalar(value);
+	}
+	format_number(lo, sizeof(lo), f->min, units);
+	format_number(hi, sizeof(hi), f->max, units);
+	node_error(l, value, "%s: %s is out of range (%s%s to %s%s%s)", name, scalar(value),
+	           f->zero_ok ? "0, or " : "", lo, hi, f->rule ? "; " : "", f->rule ? f->rule : "");
+}
+
+static void
+load_value(struct loader *l, const struct field *f, const char *path, yaml_node_t *value,
+           void *base)
+{
+	char name[128], err[256];
+	const char *problem;
+
+	field_path(name, sizeof(name), path, f);
+	switch (f->type) {
+	case F_SECTION:
+		if (!is_null(value))
+			load_fields(l, value, name, f->fields, base);
+		return;
+	case F_LOAD:
+		if (!is_null(value))
+			f->load(l, value);
+		return;
+	case F_RESERVED:
+		return;
+	default:
+		break;
+	}
+	if (expect(l, value, YAML_SCALAR_NODE, name) < 0)
+		return;
+	if (is_null(value)) {
+		node_error(l, value, "%s: no value given", name);
+		return;
+	}
 	switch (f->type) {
 	case F_BOOL:
-		if (!strcmp(text, "true") || !strcmp(text, "yes") || !strcmp(text, "on"))
-			v = 1;
-		else if (strcmp(text, "false") && strcmp(text, "no") && strcmp(text, "off")) {
-			node_error(l, value, "%s.%s: expected true or false, found \"%s\"", section,
-			           f->key, text);
-			return;
-		}
-		store(l->cfg, f, v);
-		return;
-	case F_ENUM: {
-		size_t i;
-
-		for (i = 0; f->names[i] && strcmp(f->names[i], text); i++)
-			;
-		if (f->names[i] == NULL) {
-			char list[256] = "";
-
-			for (size_t j = 0; f->names[j]; j++)
-				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
-				         j ? ", " : "", f->names[j]);
-			node_error(l, value, "%s.%s: \"%s\" is not one of %s", section, f->key,
-			           text, list);
-			return;
-		}
-		v = f->names == facility_names ? (unsigned long long)facility_values[i] : i;
-		store(l->cfg, f, v);
-		return;
-	}
-	case F_DURATION:
-		if (parse_duration(text, &v) < 0) {
-			node_error(l, value,
-			           "%s.%s: \"%s\" is not a duration (e.g. 30s, 250ms, 5m, 1h)",
-			           section, f->key, text);
-			return;
-		}
+		if (in_words(scalar(value), bool_true) || in_words(scalar(value), bool_false))
+			store_number(base, f, in_words(scalar(value), bool_true));
+		else
+			node_error(l, value, "%s: expected true or false, found \"%s\"", name,
+			           scalar(value));
 		break;
-	case F_SIZE:
-		if (parse_size(text, &v) < 0) {
-			node_error(l, value, "%s.%s: \"%s\" is not a size (e.g. 512, 64K, 10M, 1G)",
-			           section, f->key, text);
-			return;
-		}
+	case F_ENUM:
+		load_enum(l, f, name, value, base);
 		break;
-	default: {
-		const char *rest;
+	case F_STRING:
+		problem = f->check ? f->check(scalar(value)) : NULL;
+		if (problem != NULL)
+			node_error(l, value, "%s: \"%s\": %s", name, scalar(value), problem);
+		else
+			store_string(base, f->offset, scalar(value));
+		break;
+	case F_ADDRESS: {
+		struct netaddr addr;
 
-		if (parse_unsigned(text, &v, &rest) < 0 || *rest != '\0') {
-			node_error(l, value, "%s.%s: \"%s\" is not a whole number", section, f->key,
-			           text);
-			return;
+		if (netaddr_parse(scalar(value), &addr, err, sizeof(err)) < 0) {
+			node_error(l, value, "%s: bad address %s", name, err);
+			break;
 		}
+		store_string(base, f->offset, scalar(value));
+		memcpy((char *)base + f->aux, &addr, sizeof(addr));
+		break;
 	}
+	default:
+		load_number(l, f, name, value, base);
+		break;
 	}
-	if (v < f->min || v > f->max) {
-		node_error(l, value, "%s.%s: %s is out of range (%llu to %llu)", section, f->key,
-		           text, f->min, f->max);
-		return;
-	}
-	store(l->cfg, f, v);
 }
 
+/*
+ * A mapping described by fields (path: its name in messages, NULL for the
+ * top level; base: the struct the fields' offsets are into). Unknown keys
+ * are reported in the file's order, then the values are loaded in the
+ * table's.
+ */
 static void
-load_fields(struct loader *l, yaml_node_t *node, const char *section, const struct field *fields)
+load_fields(struct loader *l, yaml_node_t *node, const char *path, const struct field *fields,
+            void *base)
 {
+	const char *section = path ? path : "the configuration";
+	const char *known[64];
+	size_t nknown = 0;
+
+	for (const struct field *f = fields; f->key && nknown < 64; f++)
+		known[nknown++] = f->key;
 	if (expect(l, node, YAML_MAPPING_NODE, section) < 0)
 		return;
-	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
-	     pair < node->data.mapping.pairs.top; pair++) {
-		yaml_node_t *key = yaml_document_get_node(l->doc, pair->key);
-		yaml_node_t *value = yaml_document_get_node(l->doc, pair->value);
-		const char *known[32];
-		size_t n = 0;
-		int found = 0;
+	yaml_node_pair_t *start = node->data.mapping.pairs.start,
+	                 *top = node->data.mapping.pairs.top;
+
+	for (yaml_node_pair_t *p = start; p < top; p++) {
+		yaml_node_t *key = yaml_document_get_node(l->doc, p->key);
+		const struct field *f;
 
 		if (expect(l, key, YAML_SCALAR_NODE, "key") < 0)
 			continue;
-		for (const struct field *f = fields; f->key; f++) {
-			known[n++] = f->key;
-			if (strcmp(f->key, scalar(key)) == 0) {
-				load_field(l, f, section, value);
+		for (f = fields; f->key && strcmp(f->key, scalar(key)) != 0; f++)
+			;
+		if (f->key == NULL)
+			unknown_key(l, key, section, known, nknown);
+	}
+	for (const struct field *f = fields; f->key; f++) {
+		int found = 0;
+
+		for (yaml_node_pair_t *p = start; p < top; p++) {
+			yaml_node_t *key = yaml_document_get_node(l->doc, p->key);
+
+			if (key->type == YAML_SCALAR_NODE && strcmp(f->key, scalar(key)) == 0) {
+				load_value(l, f, path, yaml_document_get_node(l->doc, p->value),
+				           base);
 				found = 1;
 			}
 		}
-		if (!found && strcmp(section, "backend") != 0)
-			unknown_key(l, key, section, known, n);
+		if (f->required && !found)
+			node_error(l, node, "%s: \"%s\" is missing", section, f->key);
 	}
 }
 
-static void
-load_string(struct loader *l, yaml_node_t *node, char **out)
+/* Goes into the greeting and header fields: a domain or an address literal. */
+static const char *
+check_hostname(const char *name)
 {
-	if (expect(l, node, YAML_SCALAR_NODE, "value") < 0)
-		return;
-	free(*out);
-	*out = xstrdup(scalar(node));
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                              "0123456789-._:[]";
+
+	if (strlen(name) > 255)
+		return "longer than 255 characters";
+	if (strspn(name, allowed) != strlen(name))
+		return "not a host name (letters, digits, '-', '.')";
+	return NULL;
 }
 
-static int
-set_address(struct loader *l, yaml_node_t *node, char **text, struct netaddr *addr)
+/* Checked now, so that `postern -t` finds it rather than the first message. */
+static const char *
+check_directory(const char *path)
 {
-	char err[256];
+	return access(path, W_OK | X_OK) < 0 ? strerror(errno) : NULL;
+}
 
-	if (expect(l, node, YAML_SCALAR_NODE, "address") < 0)
-		return -1;
-	if (netaddr_parse(scalar(node), addr, err, sizeof(err)) < 0) {
-		node_error(l, node, "bad address %s", err);
-		return -1;
-	}
-	free(*text);
-	*text = xstrdup(scalar(node));
-	return 0;
+static const char *
+check_mailbox(const char *address)
+{
+	if (strchr(address, '@') == NULL || strpbrk(address, "<> \t\r\n") != NULL)
+		return "not an address (local@domain)";
+	return NULL;
 }
 
 static void
@@ -457,105 +665,98 @@ clear_listen(struct config *cfg)
 static void
 load_listen(struct loader *l, yaml_node_t *node)
 {
+	struct config *cfg = l->cfg;
+
 	if (expect(l, node, YAML_SEQUENCE_NODE, "listen") < 0)
 		return;
-	clear_listen(l->cfg);
+	if (node->data.sequence.items.start == node->data.sequence.items.top) {
+		node_error(l, node, "listen: at least one address is needed");
+		return;
+	}
+	clear_listen(cfg);
 	for (yaml_node_item_t *item = node->data.sequence.items.start;
 	     item < node->data.sequence.items.top; item++) {
 		yaml_node_t *entry = yaml_document_get_node(l->doc, *item);
-		yaml_node_t *address = entry;
 
-		if (entry->type == YAML_MAPPING_NODE) {
-			address = NULL;
-			for (yaml_node_pair_t *pair = entry->data.mapping.pairs.start;
-			     pair < entry->data.mapping.pairs.top; pair++) {
-				yaml_node_t *key = yaml_document_get_node(l->doc, pair->key);
-				static const char *const known[] = {"address"};
-
-				if (key->type == YAML_SCALAR_NODE &&
-				    strcmp(scalar(key), "address") == 0)
-					address = yaml_document_get_node(l->doc, pair->value);
-				else if (key->type == YAML_SCALAR_NODE)
-					unknown_key(l, key, "listen", known, 1);
-			}
-			if (address == NULL) {
-				node_error(l, entry, "listen: entry without address");
-				continue;
-			}
-		}
-		add_listen(l->cfg);
-		struct config_listen *ln = &l->cfg->listen[l->cfg->nlisten - 1];
-
-		if (set_address(l, address, &ln->text, &ln->addr) < 0)
-			l->cfg->nlisten--;
-	}
-	if (node->data.sequence.items.start == node->data.sequence.items.top)
-		node_error(l, node, "listen: at least one address is needed");
-}
-
-static void
-load_backend(struct loader *l, yaml_node_t *node)
-{
-	if (expect(l, node, YAML_MAPPING_NODE, "backend") < 0)
-		return;
-	load_fields(l, node, "backend", backend_fields);
-	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
-	     pair < node->data.mapping.pairs.top; pair++) {
-		yaml_node_t *key = yaml_document_get_node(l->doc, pair->key);
-		static const char *const known[] = {"address", "xclient"};
-
-		if (key->type != YAML_SCALAR_NODE)
-			continue;
-		if (strcmp(scalar(key), "address") == 0)
-			set_address(l, yaml_document_get_node(l->doc, pair->value),
-			            &l->cfg->backend.text, &l->cfg->backend.addr);
-		else if (strcmp(scalar(key), "xclient") != 0)
-			unknown_key(l, key, "backend", known, 2);
+		add_listen(cfg);
+		if (entry->type == YAML_SCALAR_NODE)
+			load_value(l, &listen_fields[0], "listen", entry,
+			           &cfg->listen[cfg->nlisten - 1]);
+		else
+			load_fields(l, entry, "listen", listen_fields,
+			            &cfg->listen[cfg->nlisten - 1]);
+		if (cfg->listen[cfg->nlisten - 1].text == NULL)
+			cfg->nlisten--;
 	}
 }
 
+/*
+ * quarantine: { directory: PATH } (it must exist and be writable now) or
+ * { mailbox: ADDRESS } (the backend delivers quarantined mail there).
+ */
 static void
-load_root(struct loader *l, yaml_node_t *root)
+load_quarantine(struct loader *l, yaml_node_t *node)
 {
-	const size_t nsections = sizeof(sections) / sizeof(sections[0]);
-	const char *known[sizeof(sections) / sizeof(sections[0])];
+	load_fields(l, node, "quarantine", quarantine_fields, l->cfg);
+	if (l->cfg->quarantine_dir && l->cfg->quarantine_mailbox)
+		node_error(l, node, "quarantine: a directory or a mailbox, not both");
+}
 
-	for (size_t i = 0; i < nsections; i++)
-		known[i] = sections[i].key;
-	if (root == NULL) /* an empty file: all defaults */
-		return;
-	if (expect(l, root, YAML_MAPPING_NODE, "configuration") < 0)
-		return;
-	yaml_node_pair_t *start = root->data.mapping.pairs.start,
-	                 *top = root->data.mapping.pairs.top;
+/*
+ * include: PATTERN or [ PATTERN, ... ], relative to the including file;
+ * wildcards as in the shell, files in sorted order.
+ */
+static void
+load_include_pattern(struct loader *l, yaml_node_t *node)
+{
+	char path[4096];
+	const char *pattern = scalar(node);
+	const char *slash = strrchr(l->file, '/');
+	glob_t g;
 
-	for (yaml_node_pair_t *pair = start; pair < top; pair++) {
-		yaml_node_t *key = yaml_document_get_node(l->doc, pair->key);
-		size_t i;
+	if (pattern[0] == '/' || slash == NULL)
+		snprintf(path, sizeof(path), "%s", pattern);
+	else
+		snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - l->file), l->file, pattern);
+	int rc = glob(path, GLOB_ERR, NULL, &g);
 
-		if (expect(l, key, YAML_SCALAR_NODE, "key") < 0)
+	if (rc == GLOB_NOMATCH && strpbrk(pattern, "*?[") == NULL)
+		node_error(l, node, "include: %s: no such file", path);
+	for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
+		char *text;
+		size_t len;
+
+		if (config_read_file(g.gl_pathv[i], &text, &len) < 0) {
+			node_error(l, node, "include: %s: %s", g.gl_pathv[i], strerror(errno));
 			continue;
-		for (i = 0; i < nsections && strcmp(sections[i].key, scalar(key)) != 0; i++)
-			;
-		if (i == nsections)
-			unknown_key(l, key, "the configuration", known, nsections);
-	}
-	/* In table order, not file order: policies refer to filters. */
-	for (size_t i = 0; i < nsections; i++) {
-		for (yaml_node_pair_t *pair = start; pair < top; pair++) {
-			yaml_node_t *key = yaml_document_get_node(l->doc, pair->key);
-			yaml_node_t *value = yaml_document_get_node(l->doc, pair->value);
-
-			if (key->type != YAML_SCALAR_NODE || strcmp(sections[i].key, scalar(key)))
-				continue;
-			if (sections[i].load)
-				sections[i].load(l, value);
-			else if (sections[i].fields)
-				load_fields(l, value, sections[i].key, sections[i].fields);
-			else
-				load_string(l, value,
-				            (char **)((char *)l->cfg + sections[i].string_offset));
 		}
+		config_load_text(l, g.gl_pathv[i], text ? text : "", len);
+		free(text);
+	}
+	if (rc == 0 || rc == GLOB_NOMATCH)
+		globfree(&g);
+}
+
+static void
+load_include(struct loader *l, yaml_node_t *node)
+{
+	if (l->depth >= INCLUDE_DEPTH) {
+		node_error(l, node, "include: nested more than %d deep (a file including itself?)",
+		           INCLUDE_DEPTH);
+		return;
+	}
+	if (node->type == YAML_SCALAR_NODE) {
+		load_include_pattern(l, node);
+		return;
+	}
+	if (expect(l, node, YAML_SEQUENCE_NODE, "include") < 0)
+		return;
+	for (yaml_node_item_t *i = node->data.sequence.items.start;
+	     i < node->data.sequence.items.top; i++) {
+		yaml_node_t *item = yaml_document_get_node(l->doc, *i);
+
+		if (expect(l, item, YAML_SCALAR_NODE, "include") == 0)
+			load_include_pattern(l, item);
 	}
 }
 
@@ -584,6 +785,170 @@ check_duplicates(struct loader *l)
 	}
 }
 
+/* The i-th child of a collection (a mapping's keys and values alternate), or 0. */
+static int
+child_at(const yaml_node_t *node, size_t i)
+{
+	if (node->type == YAML_SEQUENCE_NODE) {
+		const yaml_node_item_t *items = node->data.sequence.items.start;
+
+		return items + i < node->data.sequence.items.top ? items[i] : 0;
+	}
+	if (node->type == YAML_MAPPING_NODE) {
+		const yaml_node_pair_t *pair = node->data.mapping.pairs.start + i / 2;
+
+		if (pair >= node->data.mapping.pairs.top)
+			return 0;
+		return i % 2 ? pair->value : pair->key;
+	}
+	return 0;
+}
+
+/*
+ * An alias may refer to a collection that contains it ("a: &x [ *x ]"):
+ * libyaml then builds a cycle, which no walk would finish. A depth-first
+ * walk with an explicit stack finds cycles and limits the depth; nodes
+ * shared by aliases are visited once. Returns 0, or -1 after an error.
+ */
+static int
+check_shape(struct loader *l, yaml_node_t *root)
+{
+	size_t nnodes = (size_t)(l->doc->nodes.top - l->doc->nodes.start);
+	unsigned char *open = xcalloc(nnodes + 1, 2), *done = open + nnodes + 1; /* by node id */
+	struct {
+		int id;
+		size_t next;
+	} stack[SHAPE_DEPTH];
+	size_t depth = 0;
+	int rc = 0;
+
+	stack[depth].id = (int)(root - l->doc->nodes.start) + 1;
+	stack[depth++].next = 0;
+	open[stack[0].id] = 1;
+	while (depth > 0 && rc == 0) {
+		int parent = stack[depth - 1].id;
+		int id = child_at(yaml_document_get_node(l->doc, parent), stack[depth - 1].next++);
+		yaml_node_t *child = yaml_document_get_node(l->doc, id);
+
+		if (id == 0) {
+			open[parent] = 0;
+			done[parent] = 1;
+			depth--;
+		} else if (done[id] || child->type == YAML_SCALAR_NODE) {
+			continue;
+		} else if (open[id]) {
+			node_error(l, child,
+			           "an alias inside this node refers back to it (a cycle)");
+			rc = -1;
+		} else if (depth == SHAPE_DEPTH) {
+			node_error(l, child, "nested more than %d levels deep", SHAPE_DEPTH);
+			rc = -1;
+		} else {
+			open[id] = 1;
+			stack[depth].id = id;
+			stack[depth++].next = 0;
+		}
+	}
+	free(open);
+	return rc;
+}
+
+/* The 0-based line and column (in characters) of a byte offset. */
+static yaml_mark_t
+offset_mark(const char *text, size_t len, size_t offset)
+{
+	yaml_mark_t mark = {.index = offset};
+
+	for (size_t i = 0; i < offset && i < len; i++) {
+		if (text[i] == '\n' || (text[i] == '\r' && (i + 1 == len || text[i + 1] != '\n'))) {
+			mark.line++;
+			mark.column = 0;
+		} else if ((text[i] & 0xc0) != 0x80) {
+			mark.column++;
+		}
+	}
+	return mark;
+}
+
+/* The byte at a mark, or 0 past the end. */
+static char
+mark_char(const char *text, size_t len, const yaml_mark_t *mark)
+{
+	size_t i = 0, line = mark->line, column = mark->column;
+
+	for (; i < len && line > 0; i++)
+		if (text[i] == '\n' || (text[i] == '\r' && (i + 1 == len || text[i + 1] != '\n')))
+			line--;
+	for (; i < len && column > 0; column--)
+		for (i++; i < len && (text[i] & 0xc0) == 0x80; i++)
+			;
+	return i < len ? text[i] : 0;
+}
+
+/*
+ * libyaml's own words, at the problem's position; where the construct
+ * began, when elsewhere; a hint for tabs, which libyaml does not name.
+ */
+static void
+syntax_error(struct loader *l, const yaml_parser_t *parser, const char *text, size_t len)
+{
+	yaml_mark_t at = parser->problem_mark;
+	char started[64] = "";
+
+	/* A reader error (bad UTF-8, control character) has an offset only. */
+	if (parser->error == YAML_READER_ERROR)
+		at = offset_mark(text, len, parser->problem_offset);
+	if (parser->context != NULL && parser->context_mark.line != at.line)
+		snprintf(started, sizeof(started), " (started at line %zu, column %zu)",
+		         parser->context_mark.line + 1, parser->context_mark.column + 1);
+	else if (parser->context != NULL && parser->context_mark.column != at.column)
+		snprintf(started, sizeof(started), " (started at column %zu)",
+		         parser->context_mark.column + 1);
+	config_diag_add(l->diag, l->file, (int)at.line + 1, (int)at.column + 1,
+	                "YAML syntax: %s%s%s%s%s", parser->problem ? parser->problem : "error",
+	                parser->context ? " " : "", parser->context ? parser->context : "", started,
+	                mark_char(text, len, &at) == '\t' ? " (a tab: indent with spaces)" : "");
+}
+
+/* Parse one document and apply it to parent's config; problems go to diag. */
+void
+config_load_text(struct loader *parent, const char *name, const char *text, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc, next;
+	struct loader l = {.doc = &doc,
+	                   .file = name,
+	                   .cfg = parent->cfg,
+	                   .diag = parent->diag,
+	                   .depth = parent->depth + 1};
+
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		syntax_error(&l, &parser, text, len);
+		yaml_parser_delete(&parser);
+		return;
+	}
+	/* A second document would be ignored silently: say so instead. */
+	if (!yaml_parser_load(&parser, &next)) {
+		syntax_error(&l, &parser, text, len);
+	} else {
+		if (yaml_document_get_root_node(&next) != NULL)
+			config_diag_add(
+			        l.diag, name, (int)next.start_mark.line + 1,
+			        (int)next.start_mark.column + 1,
+			        "a second YAML document: the configuration is one document");
+		yaml_document_delete(&next);
+	}
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+
+	check_duplicates(&l);
+	if (root != NULL && !is_null(root) && check_shape(&l, root) == 0)
+		load_fields(&l, root, NULL, root_fields, l.cfg);
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+}
+
 static struct config *
 config_defaults(const char *source)
 {
@@ -605,10 +970,10 @@ config_defaults(const char *source)
 	        .max_sessions = 1000,
 	        .max_sessions_per_client = 50,
 	        .max_recipients = 1000,
-	        .max_message_size = 50ULL * 1024 * 1024,
+	        .max_message_size = 50 * MIB,
 	        .max_command_line = 2048,
 	        .max_text_line = 1000,
-	        .spool_memory = 256 * 1024,
+	        .spool_memory = 256 * KIB,
 	        .max_errors = 10,
 	};
 	cfg->timeouts = (struct config_timeouts){
@@ -627,45 +992,6 @@ config_defaults(const char *source)
 	return cfg;
 }
 
-static void
-check_consistency(struct loader *l)
-{
-	const struct config_limits *lim = &l->cfg->limits;
-
-	if (lim->max_text_line != 0 && lim->max_text_line < 1000)
-		config_diag_add(l->diag, l->file, 0, 0,
-		                "limits.max_text_line must be 0 (no limit) or at least 1000 "
-		                "(RFC 5321 4.5.3.1.6)");
-}
-
-/* Parse one document and apply it to parent's config; problems go to diag. */
-void
-config_load_text(struct loader *parent, const char *name, const char *text, size_t len)
-{
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	struct loader l = {.doc = &doc,
-	                   .file = name,
-	                   .cfg = parent->cfg,
-	                   .diag = parent->diag,
-	                   .depth = parent->depth + 1};
-
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		config_diag_add(parent->diag, name, (int)parser.problem_mark.line + 1,
-		                (int)parser.problem_mark.column + 1, "YAML syntax: %s%s%s",
-		                parser.problem ? parser.problem : "error",
-		                parser.context ? " " : "", parser.context ? parser.context : "");
-		yaml_parser_delete(&parser);
-		return;
-	}
-	check_duplicates(&l);
-	load_root(&l, yaml_document_get_root_node(&doc));
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
-}
-
 struct config *
 config_load_string(const char *name, const char *text, size_t len, struct config_diag *diag)
 {
@@ -674,7 +1000,6 @@ config_load_string(const char *name, const char *text, size_t len, struct config
 	struct loader top = {.file = name, .cfg = cfg, .diag = diag, .depth = -1};
 
 	config_load_text(&top, name, text, len);
-	check_consistency(&top);
 	if (diag->n > before) {
 		config_unref(cfg);
 		return NULL;
@@ -727,108 +1052,6 @@ config_load_file(const char *path, struct config_diag *diag)
 
 	free(text);
 	return cfg;
-}
-
-/*
- * quarantine: { directory: PATH } (it must exist and be writable now) or
- * { mailbox: ADDRESS } (the backend delivers quarantined mail there).
- */
-static void
-load_quarantine(struct loader *l, yaml_node_t *node)
-{
-	static const char *const known[] = {"directory", "mailbox"};
-
-	if (expect(l, node, YAML_MAPPING_NODE, "quarantine") < 0)
-		return;
-	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *key = yaml_document_get_node(l->doc, p->key);
-		yaml_node_t *value = yaml_document_get_node(l->doc, p->value);
-		int dir;
-
-		if (key->type != YAML_SCALAR_NODE)
-			continue;
-		dir = strcmp(scalar(key), "directory") == 0;
-		if (!dir && strcmp(scalar(key), "mailbox") != 0) {
-			unknown_key(l, key, "quarantine", known, 2);
-			continue;
-		}
-		if (expect(l, value, YAML_SCALAR_NODE, scalar(key)) < 0)
-			continue;
-		if (dir && access(scalar(value), W_OK | X_OK) < 0) {
-			node_error(l, value, "quarantine.directory: %s: %s", scalar(value),
-			           strerror(errno));
-		} else if (!dir && (strchr(scalar(value), '@') == NULL ||
-		                    strpbrk(scalar(value), "<> \t\r\n") != NULL)) {
-			node_error(l, value, "quarantine.mailbox: \"%s\" is not an address",
-			           scalar(value));
-		} else {
-			char **slot = dir ? &l->cfg->quarantine_dir : &l->cfg->quarantine_mailbox;
-
-			free(*slot);
-			*slot = xstrdup(scalar(value));
-		}
-	}
-	if (l->cfg->quarantine_dir && l->cfg->quarantine_mailbox)
-		node_error(l, node, "quarantine: a directory or a mailbox, not both");
-}
-
-/*
- * include: PATTERN or [ PATTERN, ... ], relative to the including file;
- * wildcards as in the shell, files in sorted order. Included files are read
- * before the including file's own sections, so it can name their filters.
- */
-static void
-load_include_pattern(struct loader *l, yaml_node_t *node)
-{
-	char path[4096];
-	const char *pattern = scalar(node);
-	const char *slash = strrchr(l->file, '/');
-	glob_t g;
-
-	if (pattern[0] == '/' || slash == NULL)
-		snprintf(path, sizeof(path), "%s", pattern);
-	else
-		snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - l->file), l->file, pattern);
-	int rc = glob(path, GLOB_ERR, NULL, &g);
-
-	if (rc == GLOB_NOMATCH && strpbrk(pattern, "*?[") == NULL)
-		node_error(l, node, "include: %s: no such file", path);
-	for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
-		char *text;
-		size_t len;
-
-		if (config_read_file(g.gl_pathv[i], &text, &len) < 0) {
-			node_error(l, node, "include: %s: %s", g.gl_pathv[i], strerror(errno));
-			continue;
-		}
-		config_load_text(l, g.gl_pathv[i], text ? text : "", len);
-		free(text);
-	}
-	if (rc == 0 || rc == GLOB_NOMATCH)
-		globfree(&g);
-}
-
-static void
-load_include(struct loader *l, yaml_node_t *node)
-{
-	if (l->depth >= 8) {
-		node_error(l, node, "include: nested more than 8 deep (a file including itself?)");
-		return;
-	}
-	if (node->type == YAML_SCALAR_NODE) {
-		load_include_pattern(l, node);
-		return;
-	}
-	if (expect(l, node, YAML_SEQUENCE_NODE, "include") < 0)
-		return;
-	for (yaml_node_item_t *i = node->data.sequence.items.start;
-	     i < node->data.sequence.items.top; i++) {
-		yaml_node_t *item = yaml_document_get_node(l->doc, *i);
-
-		if (expect(l, item, YAML_SCALAR_NODE, "include") == 0)
-			load_include_pattern(l, item);
-	}
 }
 
 struct config *

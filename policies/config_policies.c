@@ -230,6 +230,11 @@ load_chain(struct loader *l, struct policy *p, yaml_node_t *node)
 
 		if (expect(l, item, YAML_SCALAR_NODE, "chain entry") < 0)
 			continue;
+		if (p->nchain == FILTER_CHAIN_MAX) {
+			node_error(l, item, "policy %s: a chain has at most %d filters",
+			           p->name ? p->name : "?", FILTER_CHAIN_MAX);
+			break;
+		}
 		for (f = 0; f < set->nfilters && strcmp(set->filters[f]->name, scalar(item)); f++)
 			;
 		if (f == set->nfilters) {

@@ -3,8 +3,14 @@
  *	caps - SMTP service extensions: the backend's, and what postern offers
  * SYNOPSIS
  *	See caps.h.
+ * DESCRIPTION
+ *	Keywords and XCLIENT/XFORWARD attribute names are matched whole and
+ *	case-insensitively (RFC 5321 section 2.4), so PIPE_CONNECT is not
+ *	PIPELINING. A keyword ends at a space, or at "=" for the old
+ *	"AUTH=LOGIN" form that Exchange and Postfix's broken_sasl_auth_clients
+ *	still send. A SIZE parameter that is not a number counts as no limit.
  */
-#include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
 
@@ -12,10 +18,12 @@
 
 #include "proxy/caps.h"
 
-static const struct {
+struct caps_word {
 	const char *name;
-	unsigned flag;
-} keywords[] = {
+	unsigned bit;
+};
+
+static const struct caps_word keywords[] = {
         {"PIPELINING", CAP_PIPELINING},
         {"8BITMIME", CAP_8BITMIME},
         {"SIZE", CAP_SIZE},
@@ -30,10 +38,7 @@ static const struct {
         {"XFORWARD", CAP_XFORWARD},
 };
 
-static const struct {
-	const char *name;
-	unsigned attr;
-} attributes[] = {
+static const struct caps_word attributes[] = {
         {"NAME", XATTR_NAME},
         {"ADDR", XATTR_ADDR},
         {"PORT", XATTR_PORT},
@@ -47,58 +52,80 @@ static const struct {
         {"IDENT", XATTR_IDENT},
 };
 
-/* The attribute words after XCLIENT / XFORWARD. */
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static unsigned caps_word_bit(const struct caps_word *table, size_t n, const char *word,
+                              size_t len);
+static unsigned caps_attributes(const char *p, const char *end);
+static unsigned long long caps_size(const char *p, const char *end);
+
+/* The bit of the word in table, or 0. */
 static unsigned
-parse_attributes(const char *p, const char *end)
+caps_word_bit(const struct caps_word *table, size_t n, const char *word, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(table[i].name) == len && strncasecmp(word, table[i].name, len) == 0)
+			return table[i].bit;
+	return 0;
+}
+
+/* The attribute names after XCLIENT or XFORWARD; unknown ones are skipped. */
+static unsigned
+caps_attributes(const char *p, const char *end)
 {
 	unsigned attrs = 0;
 
 	while (p < end) {
+		const char *word;
+
 		while (p < end && *p == ' ')
 			p++;
-		const char *w = p;
-
-		while (p < end && *p != ' ')
-			p++;
-		for (size_t i = 0; i < sizeof(attributes) / sizeof(attributes[0]); i++)
-			if (strlen(attributes[i].name) == (size_t)(p - w) &&
-			    strncasecmp(w, attributes[i].name, (size_t)(p - w)) == 0)
-				attrs |= attributes[i].attr;
+		for (word = p; p < end && *p != ' '; p++)
+			;
+		if (p > word)
+			attrs |= caps_word_bit(attributes, NELEM(attributes), word,
+			                       (size_t)(p - word));
 	}
 	return attrs;
+}
+
+/* The argument of SIZE: 0 when absent or not a number, saturated when too big. */
+static unsigned long long
+caps_size(const char *p, const char *end)
+{
+	unsigned long long size = 0;
+
+	while (p < end && *p == ' ')
+		p++;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		unsigned digit = (unsigned)(*p - '0');
+
+		size = size > (ULLONG_MAX - digit) / 10 ? ULLONG_MAX : size * 10 + digit;
+	}
+	while (p < end && *p == ' ')
+		p++;
+	return p == end ? size : 0;
 }
 
 void
 caps_parse_line(struct smtp_caps *caps, const char *text, size_t len)
 {
 	const char *end = text + len;
-	size_t wlen = 0;
+	const char *p = text;
 
-	/* "AUTH=LOGIN" (old Exchange style) counts as AUTH. */
-	while (wlen < len && text[wlen] != ' ' && text[wlen] != '=')
-		wlen++;
-	for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++) {
-		if (strlen(keywords[i].name) != wlen || strncasecmp(text, keywords[i].name, wlen))
-			continue;
-		caps->flags |= keywords[i].flag;
-		if (keywords[i].flag == CAP_SIZE) {
-			char digits[24];
-			size_t n = 0;
-
-			for (const char *p = text + wlen; p < end && n + 1 < sizeof(digits); p++)
-				if (*p >= '0' && *p <= '9')
-					digits[n++] = *p;
-				else if (*p != ' ')
-					break;
-			digits[n] = '\0';
-			caps->size = strtoull(digits, NULL, 10);
-		} else if (keywords[i].flag == CAP_XCLIENT) {
-			caps->xclient_attrs = parse_attributes(text + wlen, end);
-		} else if (keywords[i].flag == CAP_XFORWARD) {
-			caps->xforward_attrs = parse_attributes(text + wlen, end);
-		}
+	while (p < end && *p != ' ' && *p != '=')
+		p++;
+	if (p == text)
 		return;
-	}
+	unsigned flag = caps_word_bit(keywords, NELEM(keywords), text, (size_t)(p - text));
+
+	caps->flags |= flag;
+	if (flag == CAP_SIZE)
+		caps->size = caps_size(p, end);
+	else if (flag == CAP_XCLIENT)
+		caps->xclient_attrs = caps_attributes(p, end);
+	else if (flag == CAP_XFORWARD)
+		caps->xforward_attrs = caps_attributes(p, end);
 }
 
 void
@@ -107,6 +134,7 @@ caps_front_ehlo(const struct smtp_caps *backend, unsigned long long size_limit,
 {
 	unsigned long long size = size_limit;
 
+	/* Either side's 0 means "no limit"; the smaller real limit wins. */
 	if (backend->size > 0 && (size == 0 || backend->size < size))
 		size = backend->size;
 	evbuffer_add_printf(out, "250-%s\r\n250-PIPELINING\r\n", hostname);
@@ -115,9 +143,11 @@ caps_front_ehlo(const struct smtp_caps *backend, unsigned long long size_limit,
 	if (backend->flags & CAP_8BITMIME)
 		evbuffer_add_printf(out, "250-8BITMIME\r\n");
 	evbuffer_add_printf(out, "250-ENHANCEDSTATUSCODES\r\n");
+	/* SMTPUTF8 mail is 8-bit: relaying it needs 8BITMIME at the backend too. */
 	if ((backend->flags & (CAP_SMTPUTF8 | CAP_8BITMIME)) == (CAP_SMTPUTF8 | CAP_8BITMIME))
 		evbuffer_add_printf(out, "250-SMTPUTF8\r\n");
 	if (backend->flags & CAP_DSN)
 		evbuffer_add_printf(out, "250-DSN\r\n");
+	/* postern takes BDAT itself and sends the backend DATA when it lacks CHUNKING. */
 	evbuffer_add_printf(out, "250 CHUNKING\r\n");
 }

@@ -19,12 +19,38 @@
 #include "policies/policy.h"
 #include "proxy/data_reader.h"
 #include "proxy/explain.h"
+#include "proxy/header_reader.h"
 
 struct run {
 	struct event_base *base;
 	struct filter_txn txn;
+	const struct policy *policy;
 	FILE *out;
 };
+
+static void
+feed_field(void *arg, const char *data, size_t len)
+{
+	struct run *r = arg;
+
+	chain_feed(r->policy->chain, r->policy->nchain, FILTER_HEADER, &r->txn, data, len);
+}
+
+static void
+feed_eoh(void *arg)
+{
+	struct run *r = arg;
+
+	chain_feed(r->policy->chain, r->policy->nchain, FILTER_EOH, &r->txn, NULL, 0);
+}
+
+static void
+feed_body(void *arg, const char *data, size_t len)
+{
+	struct run *r = arg;
+
+	chain_feed(r->policy->chain, r->policy->nchain, FILTER_BODY, &r->txn, data, len);
+}
 
 static void
 stage_done(void *arg)
@@ -109,6 +135,7 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 	struct sockaddr_storage ss = {0};
 	struct policy_decision d;
 	const struct policy *txp = NULL;
+	struct header_reader hr = {0};
 	int blocked = 0;
 
 	if (read_message(req->file, msg, out) < 0) {
@@ -153,13 +180,19 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 			txp = p;
 	}
 	if (!blocked && txp != NULL) {
+		static const struct header_reader_callbacks feed = {feed_field, feed_eoh,
+		                                                    feed_body};
 		size_t len = evbuffer_get_length(msg);
 		const char *text = (const char *)evbuffer_pullup(msg, -1);
-		const char *end = text ? memmem(text, len, "\r\n\r\n", 4) : NULL;
 		size_t first = r.txn.nfindings;
 
-		r.txn.header_block = text;
-		r.txn.header_len = end ? (size_t)(end - text) + 2 : len;
+		/* As the daemon does while the message streams in. */
+		r.policy = txp;
+		header_reader_init(&hr, len + 1);
+		header_reader_feed(&hr, text ? text : "", len, &feed, &r);
+		header_reader_finish(&hr, &feed, &r);
+		r.txn.header_block = hr.block;
+		r.txn.header_len = hr.block_len;
 		r.txn.size = len;
 		fprintf(out, "end of message (%zu octets)\n  policy: %s%s\n", len, txp->name,
 		        txp->monitor ? " (monitor)" : "");
@@ -185,6 +218,7 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 		fprintf(out, "no recipient accepted: the message is not sent\n");
 	}
 	filter_txn_clear(&r.txn);
+	header_reader_free(&hr);
 	evbuffer_free(msg);
 	event_base_free(r.base);
 	return 0;

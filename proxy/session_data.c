@@ -52,7 +52,9 @@ content_sink(void *arg, const char *buf, size_t len)
 		tx->error_reply = "552 5.3.4 Error: message size exceeds limit\r\n";
 		return;
 	}
-	if (spool_write(tx->spool, buf, len) < 0) {
+	if (spool_write(tx->spool, buf, len) == 0) {
+		session_filter_content(s, buf, len);
+	} else {
 		log_err("event=spool_error session=%lx dir=%s reason=\"%s\"", s->id,
 		        s->cfg->spool_dir, strerror(errno));
 		tx->error_reply = "451 4.3.0 Error: cannot store the message, try again later\r\n";
@@ -66,6 +68,7 @@ start_content(struct session *s, enum data_mode mode)
 
 	tx->spool = spool_new(s->cfg->limits.spool_memory, s->cfg->spool_dir);
 	data_reader_init(&tx->reader, mode, s->cfg->bare_newline, s->cfg->limits.max_text_line);
+	session_filter_content_begin(s);
 }
 
 void

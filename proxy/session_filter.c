@@ -54,7 +54,7 @@
 #include "proxy/session_int.h"
 #include "proxy/spool.h"
 
-/* The header block filters see is read from the spool up to this size. */
+/* A header block longer than this is not a header; the rest counts as body. */
 #define HEADER_MAX (256 * 1024)
 
 typedef void stage_next_fn(struct session *s);
@@ -202,24 +202,61 @@ session_filter_rcpt(struct session *s, const char *line, size_t len)
 	run_stage(s, tx->rcpt_policy, FILTER_RCPT, rcpt_filtered);
 }
 
-/* The header block: the spooled message up to its empty line (or HEADER_MAX). */
 static void
-read_header_block(struct transaction *tx)
+stream_field(void *arg, const char *field, size_t len)
 {
-	size_t size = spool_size(tx->spool);
-	size_t n = size < HEADER_MAX ? size : HEADER_MAX;
-	char *buf = xmalloc(n + 1);
-	ssize_t got = spool_read(tx->spool, 0, buf, n);
+	struct session *s = arg;
+	const struct policy *p = s->tx->policy;
 
-	n = got > 0 ? (size_t)got : 0;
-	buf[n] = '\0';
-	char *end = memmem(buf, n, "\r\n\r\n", 4);
+	chain_feed(p->chain, p->nchain, FILTER_HEADER, &s->tx->ftxn, field, len);
+}
 
-	tx->header_block = buf;
-	tx->header_complete = end != NULL;
-	tx->ftxn.header_block = buf;
-	tx->ftxn.header_len = end ? (size_t)(end - buf) + 2 : n;
-	tx->ftxn.size = size;
+static void
+stream_end_of_header(void *arg)
+{
+	struct session *s = arg;
+	const struct policy *p = s->tx->policy;
+
+	chain_feed(p->chain, p->nchain, FILTER_EOH, &s->tx->ftxn, NULL, 0);
+}
+
+static void
+stream_body(void *arg, const char *data, size_t len)
+{
+	struct session *s = arg;
+	const struct policy *p = s->tx->policy;
+
+	chain_feed(p->chain, p->nchain, FILTER_BODY, &s->tx->ftxn, data, len);
+}
+
+static const struct header_reader_callbacks streaming = {
+        .field = stream_field,
+        .end_of_header = stream_end_of_header,
+        .body = stream_body,
+};
+static const struct header_reader_callbacks header_only = {0};
+
+void
+session_filter_content_begin(struct session *s)
+{
+	struct transaction *tx = s->tx;
+	unsigned want =
+	        FILTER_STAGE(FILTER_HEADER) | FILTER_STAGE(FILTER_EOH) | FILTER_STAGE(FILTER_BODY);
+
+	/* The header is always parsed (once): Authentication-Results, EOM filters. */
+	header_reader_init(&tx->hr, HEADER_MAX);
+	tx->streaming = (chain_stages(tx->policy->chain, tx->policy->nchain) & want) != 0;
+}
+
+void
+session_filter_content(struct session *s, const char *data, size_t len)
+{
+	struct transaction *tx = s->tx;
+
+	/* Once in the body, only streaming filters need the octets. */
+	if (tx->hr.in_body && !tx->streaming)
+		return;
+	header_reader_feed(&tx->hr, data, len, tx->streaming ? &streaming : &header_only, s);
 }
 
 /*
@@ -236,7 +273,7 @@ message_headers(struct session *s, const struct policy_decision *d, size_t *skip
 
 	policy_headers(d, id, tx->ftxn.findings, tx->ftxn.nfindings, headers);
 	*skip = 0;
-	if (tx->header_complete &&
+	if (tx->hr.complete &&
 	    memmem(tx->ftxn.header_block, tx->ftxn.header_len, "uthentication-Results", 21)) {
 		struct evbuffer *kept = evbuffer_new();
 		int removed =
@@ -389,7 +426,10 @@ session_filter_eom(struct session *s)
 {
 	struct transaction *tx = s->tx;
 
-	read_header_block(tx);
+	header_reader_finish(&tx->hr, tx->streaming ? &streaming : &header_only, s);
+	tx->ftxn.header_block = tx->hr.block;
+	tx->ftxn.header_len = tx->hr.block_len;
+	tx->ftxn.size = spool_size(tx->spool);
 	run_stage(s, tx->policy, FILTER_EOM, eom_filtered);
 }
 
@@ -408,7 +448,7 @@ session_filter_end(struct session *s)
 	chain_cancel(tx->chain);
 	tx->chain = NULL;
 	filter_txn_clear(&tx->ftxn);
-	free(tx->header_block);
+	header_reader_free(&tx->hr);
 	free(tx->rcpt_cmd);
 	if (tx->quarantine_headers)
 		evbuffer_free(tx->quarantine_headers);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "proxy/data_reader.h"
+#include "proxy/header_reader.h"
 #include "proxy/smtp_cmd.h"
 #include "filters/filter.h"
 #include "proxy/xclient.h"
@@ -61,8 +62,8 @@ struct transaction {
 	const struct policy *rcpt_policy; /* the recipient being checked */
 	char *rcpt_cmd;                   /* the RCPT command waiting for its filters */
 	size_t rcpt_first_finding;
-	char *header_block;
-	int header_complete; /* the empty line that ends the header was found */
+	struct header_reader hr; /* the header, parsed once, as the message streams */
+	int streaming;           /* a filter wants header fields and body chunks */
 	int quarantine_step;
 	struct evbuffer *quarantine_headers;
 	size_t quarantine_skip;
@@ -105,6 +106,8 @@ void transaction_free(struct session *s);
 void session_filter_mail(struct session *s);
 void session_filter_rcpt(struct session *s, const char *line, size_t len);
 void session_filter_accepted_rcpt(struct session *s);
+void session_filter_content_begin(struct session *s);
+void session_filter_content(struct session *s, const char *data, size_t len);
 void session_filter_eom(struct session *s);
 void session_filter_end(struct session *s);
 void session_filter_quarantine_step(struct session *s, int code, struct evbuffer *reply);
