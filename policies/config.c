@@ -40,8 +40,9 @@
 #include "policies/config.h"
 #include "policies/config_int.h"
 
-#define SHAPE_DEPTH 64  /* nesting levels a document may have */
-#define INCLUDE_DEPTH 8 /* files including files */
+#define SHAPE_DEPTH 64              /* nesting levels a document may have */
+#define INCLUDE_DEPTH 8             /* files including files */
+#define FILE_MAX (16 * 1024 * 1024) /* octets: no configuration is larger, /dev/zero is */
 
 enum field_type {
 	F_UINT,     /* a decimal number */
@@ -122,31 +123,12 @@ static void load_listen(struct loader *l, yaml_node_t *node);
 static void load_quarantine(struct loader *l, yaml_node_t *node);
 static void load_include(struct loader *l, yaml_node_t *node);
 
-/* One row of a table, for the common cases. */
-#define NUMBER(k, t, m, lo, hi)                                           \
-	{                                                                 \
-		.key = (k), .type = (t), CFG(m), .min = (lo), .max = (hi) \
-	}
-#define ENUM(k, m, n)                                            \
-	{                                                        \
-		.key = (k), .type = F_ENUM, CFG(m), .names = (n) \
-	}
-#define STRING(k, m, c)                                            \
-	{                                                          \
-		.key = (k), .type = F_STRING, CFG(m), .check = (c) \
-	}
-#define SECTION(k, f)                                        \
-	{                                                    \
-		.key = (k), .type = F_SECTION, .fields = (f) \
-	}
-#define LOAD(k, f)                                      \
-	{                                               \
-		.key = (k), .type = F_LOAD, .load = (f) \
-	}
-#define END                 \
-	{                   \
-		.key = NULL \
-	}
+/* The start of a table's row, for the common cases. */
+#define NUMBER(k, t, m, lo, hi) .key = (k), .type = (t), CFG(m), .min = (lo), .max = (hi)
+#define ENUM(k, m, n) .key = (k), .type = F_ENUM, CFG(m), .names = (n)
+#define STRING(k, m, c) .key = (k), .type = F_STRING, CFG(m), .check = (c)
+#define SECTION(k, f) .key = (k), .type = F_SECTION, .fields = (f)
+#define LOAD(k, f) .key = (k), .type = F_LOAD, .load = (f)
 
 /* The first row is the one a bare string item ("- 127.0.0.1:25") gives. */
 static const struct field listen_fields[] = {
@@ -155,64 +137,51 @@ static const struct field listen_fields[] = {
          LISTEN(text),
          .aux = offsetof(struct config_listen, addr),
          .required = 1},
-        END,
+        {.key = NULL},
 };
 static const struct field backend_fields[] = {
         {.key = "address",
          .type = F_ADDRESS,
          CFG(backend.text),
          .aux = offsetof(struct config, backend.addr)},
-        ENUM("xclient", backend.xclient, xclient_names),
-        END,
+        {ENUM("xclient", backend.xclient, xclient_names)},
+        {.key = NULL},
 };
 static const struct field limits_fields[] = {
-        NUMBER("max_sessions", F_UINT, limits.max_sessions, 0, U32),
-        NUMBER("max_sessions_per_client", F_UINT, limits.max_sessions_per_client, 0, U32),
-        NUMBER("max_recipients", F_UINT, limits.max_recipients, 1, U32),
-        NUMBER("max_message_size", F_SIZE, limits.max_message_size, 0, 1024 * GIB),
-        {.key = "max_command_line",
-         .type = F_SIZE,
-         CFG(limits.max_command_line),
-         .min = 512,
-         .max = MIB,
+        {NUMBER("max_sessions", F_UINT, limits.max_sessions, 0, U32)},
+        {NUMBER("max_sessions_per_client", F_UINT, limits.max_sessions_per_client, 0, U32)},
+        {NUMBER("max_recipients", F_UINT, limits.max_recipients, 1, U32)},
+        {NUMBER("max_message_size", F_SIZE, limits.max_message_size, 0, 1024 * GIB)},
+        {NUMBER("max_command_line", F_SIZE, limits.max_command_line, 512, MIB),
          .rule = "RFC 5321 4.5.3.1.4"},
-        {.key = "max_text_line",
-         .type = F_SIZE,
-         CFG(limits.max_text_line),
-         .min = 1000,
-         .max = MIB,
-         .zero_ok = 1,
+        {NUMBER("max_text_line", F_SIZE, limits.max_text_line, 1000, MIB), .zero_ok = 1,
          .rule = "RFC 5321 4.5.3.1.6"},
-        NUMBER("spool_memory", F_SIZE, limits.spool_memory, 0, GIB),
-        NUMBER("max_errors", F_UINT, limits.max_errors, 0, U32),
-        END,
+        {NUMBER("spool_memory", F_SIZE, limits.spool_memory, 0, GIB)},
+        {NUMBER("max_errors", F_UINT, limits.max_errors, 0, U32)},
+        {.key = NULL},
 };
 static const struct field timeouts_fields[] = {
-        NUMBER("client", F_DURATION, timeouts.client, 1, DAY_MS),
-        NUMBER("backend_connect", F_DURATION, timeouts.backend_connect, 1, DAY_MS),
-        NUMBER("backend_reply", F_DURATION, timeouts.backend_reply, 1, DAY_MS),
-        NUMBER("backend_data", F_DURATION, timeouts.backend_data, 1, DAY_MS),
-        NUMBER("shutdown", F_DURATION, timeouts.shutdown, 0, DAY_MS),
-        END,
+        {NUMBER("client", F_DURATION, timeouts.client, 1, DAY_MS)},
+        {NUMBER("backend_connect", F_DURATION, timeouts.backend_connect, 1, DAY_MS)},
+        {NUMBER("backend_reply", F_DURATION, timeouts.backend_reply, 1, DAY_MS)},
+        {NUMBER("backend_data", F_DURATION, timeouts.backend_data, 1, DAY_MS)},
+        {NUMBER("shutdown", F_DURATION, timeouts.shutdown, 0, DAY_MS)},
+        {.key = NULL},
 };
 static const struct field smtp_fields[] = {
-        ENUM("bare_newline", bare_newline, newline_names),
-        END,
+        {ENUM("bare_newline", bare_newline, newline_names)},
+        {.key = NULL},
 };
 static const struct field log_fields[] = {
         {.key = "syslog", .type = F_BOOL, CFG(log.syslog)},
-        {.key = "facility",
-         .type = F_ENUM,
-         CFG(log.facility),
-         .names = facility_names,
-         .values = facility_values},
-        ENUM("level", log.level, level_names),
-        END,
+        {ENUM("facility", log.facility, facility_names), .values = facility_values},
+        {ENUM("level", log.level, level_names)},
+        {.key = NULL},
 };
 static const struct field quarantine_fields[] = {
-        STRING("directory", quarantine_dir, check_directory),
-        STRING("mailbox", quarantine_mailbox, check_mailbox),
-        END,
+        {STRING("directory", quarantine_dir, check_directory)},
+        {STRING("mailbox", quarantine_mailbox, check_mailbox)},
+        {.key = NULL},
 };
 
 /*
@@ -221,22 +190,22 @@ static const struct field quarantine_fields[] = {
  * filters; filters before the policies that name them.
  */
 static const struct field root_fields[] = {
-        LOAD("include", load_include),
-        LOAD("listen", load_listen),
-        SECTION("backend", backend_fields),
-        SECTION("limits", limits_fields),
-        SECTION("timeouts", timeouts_fields),
-        SECTION("smtp", smtp_fields),
-        SECTION("log", log_fields),
-        STRING("hostname", hostname, check_hostname),
-        STRING("spool_dir", spool_dir, check_directory),
-        LOAD("filters", config_load_filters),
-        LOAD("policies", config_load_policies),
-        STRING("authserv_id", authserv_id, check_hostname),
-        LOAD("quarantine", load_quarantine),
-        /* Reserved for the DNS resolver's settings: accepted, not used yet. */
+        {LOAD("include", load_include)},
+        {LOAD("listen", load_listen)},
+        {SECTION("backend", backend_fields)},
+        {SECTION("limits", limits_fields)},
+        {SECTION("timeouts", timeouts_fields)},
+        {SECTION("smtp", smtp_fields)},
+        {SECTION("log", log_fields)},
+        {STRING("hostname", hostname, check_hostname)},
+        {STRING("spool_dir", spool_dir, check_directory)},
+        {LOAD("filters", config_load_filters)},
+        {LOAD("policies", config_load_policies)},
+        {STRING("authserv_id", authserv_id, check_hostname)},
+        {LOAD("quarantine", load_quarantine)},
+        /* Reserved for the resolver's settings (dns.c): accepted, not used yet. */
         {.key = "dns", .type = F_RESERVED},
-        END,
+        {.key = NULL},
 };
 
 void
@@ -353,7 +322,7 @@ unknown_key(struct loader *l, yaml_node_t *key, const char *section, const char 
             size_t n)
 {
 	const char *best = NULL;
-	size_t best_d = 3;
+	size_t len = strlen(scalar(key)), best_d = 3;
 
 	/* YAML 1.1's merge key: libyaml leaves it to the application, and we do not merge. */
 	if (strcmp(scalar(key), "<<") == 0) {
@@ -364,7 +333,8 @@ unknown_key(struct loader *l, yaml_node_t *key, const char *section, const char 
 	for (size_t i = 0; i < n; i++) {
 		size_t d = distance(scalar(key), known[i]);
 
-		if (d < best_d) {
+		/* Close enough to be a typo, not merely another short word. */
+		if (d < best_d && 2 * d < len) {
 			best_d = d;
 			best = known[i];
 		}
@@ -623,7 +593,7 @@ check_hostname(const char *name)
 
 	if (strlen(name) > 255)
 		return "longer than 255 characters";
-	if (strspn(name, allowed) != strlen(name))
+	if (name[0] == '\0' || strspn(name, allowed) != strlen(name))
 		return "not a host name (letters, digits, '-', '.')";
 	return NULL;
 }
@@ -1013,12 +983,17 @@ config_read_file(const char *path, char **text, size_t *len)
 	FILE *f = fopen(path, "rb");
 	size_t cap = 0, n;
 	char buf[8192];
+	int failed = 0; /* an errno */
 
 	*text = NULL;
 	*len = 0;
 	if (f == NULL)
 		return -1;
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (*len + n > FILE_MAX) {
+			failed = EFBIG;
+			break;
+		}
 		if (*len + n > cap) {
 			cap = (*len + n) * 2;
 			*text = xrealloc(*text, cap);
@@ -1026,13 +1001,13 @@ config_read_file(const char *path, char **text, size_t *len)
 		memcpy(*text + *len, buf, n);
 		*len += n;
 	}
-	int failed = ferror(f);
-
+	if (!failed && ferror(f))
+		failed = EIO;
 	fclose(f);
 	if (failed) {
 		free(*text);
 		*text = NULL;
-		errno = EIO;
+		errno = failed;
 		return -1;
 	}
 	return 0;

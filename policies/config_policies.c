@@ -351,9 +351,10 @@ load_policy(struct loader *l, struct policy *p, yaml_node_t *node)
 			continue;
 		const char *k = scalar(key);
 
-		if (strcmp(k, "name") == 0 && expect(l, value, YAML_SCALAR_NODE, k) == 0)
+		if (strcmp(k, "name") == 0 && expect(l, value, YAML_SCALAR_NODE, k) == 0) {
+			free(p->name);
 			p->name = xstrdup(scalar(value));
-		else if (strcmp(k, "match") == 0)
+		} else if (strcmp(k, "match") == 0)
 			load_match(l, p, value);
 		else if (strcmp(k, "mode") == 0 && expect(l, value, YAML_SCALAR_NODE, k) == 0) {
 			if (strcmp(scalar(value), "monitor") == 0)
