@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 
 #include "filters/auth_results.h"
+#include "tests/unit/unit.h"
 
 static char *
 take(struct evbuffer *b)
@@ -96,12 +97,5 @@ main(void)
 	tcase_add_test(tc, test_strip);
 	suite_add_tcase(s, tc);
 
-	SRunner *sr = srunner_create(s);
-
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

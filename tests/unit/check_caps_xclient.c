@@ -11,6 +11,7 @@
 
 #include "proxy/caps.h"
 #include "proxy/xclient.h"
+#include "tests/unit/unit.h"
 
 #define XCLIENT_ALL                                                                      \
 	(XATTR_NAME | XATTR_ADDR | XATTR_PORT | XATTR_PROTO | XATTR_HELO | XATTR_LOGIN | \
@@ -616,12 +617,5 @@ main(void)
 	suite_add_tcase(s, caps);
 	suite_add_tcase(s, xclient);
 
-	SRunner *sr = srunner_create(s);
-
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "policies/config.h"
+#include "tests/unit/unit.h"
 
 static struct config_diag diag;
 
@@ -790,13 +791,8 @@ main(void)
 	tcase_add_test(tc, test_include);
 	suite_add_tcase(s, tc);
 
-	SRunner *sr = srunner_create(s);
+	int status = unit_run(s);
 
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-
-	srunner_free(sr);
 	config_diag_free(&diag);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

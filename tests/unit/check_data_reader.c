@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "proxy/data_reader.h"
+#include "tests/unit/unit.h"
 
 struct result {
 	char out[8192];
@@ -263,12 +264,5 @@ main(void)
 	tcase_add_test(tc, test_all_octets);
 	suite_add_tcase(s, tc);
 
-	SRunner *sr = srunner_create(s);
-
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proxy/header_reader.h"
+#include "tests/unit/unit.h"
 
 struct seen {
 	char log[8192];
@@ -143,12 +144,5 @@ main(void)
 	tcase_add_test(tc, test_too_long);
 	suite_add_tcase(s, tc);
 
-	SRunner *sr = srunner_create(s);
-
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

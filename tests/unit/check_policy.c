@@ -12,6 +12,7 @@
 
 #include "policies/config.h"
 #include "policies/policy.h"
+#include "tests/unit/unit.h"
 
 static struct config_diag diag;
 
@@ -249,13 +250,8 @@ main(void)
 	tcase_add_test(tc, test_config_errors);
 	suite_add_tcase(s, tc);
 
-	SRunner *sr = srunner_create(s);
+	int status = unit_run(s);
 
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-
-	srunner_free(sr);
 	config_diag_free(&diag);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proxy/smtp_cmd.h"
+#include "tests/unit/unit.h"
 
 static enum smtp_cmd_status
 parse(const char *line, struct smtp_cmd *cmd)
@@ -210,12 +211,5 @@ main(void)
 	tcase_add_test(tc, test_hostile);
 	suite_add_tcase(s, tc);
 
-	SRunner *sr = srunner_create(s);
-
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proxy/smtp_reply.h"
+#include "tests/unit/unit.h"
 
 static enum smtp_reply_status
 feed(struct smtp_reply_reader *r, const char *line)
@@ -105,12 +106,5 @@ main(void)
 	tcase_add_test(tc, test_random);
 	suite_add_tcase(s, tc);
 
-	SRunner *sr = srunner_create(s);
-
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }

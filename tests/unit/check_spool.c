@@ -34,6 +34,7 @@
 size_t __sanitizer_get_current_allocated_bytes(void);
 #elif defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
 #include <malloc.h>
+#include "tests/unit/unit.h"
 #define SPOOL_TEST_MALLINFO2 1
 #endif
 
@@ -522,12 +523,5 @@ main(void)
 	tcase_add_test(tc, test_empty);
 	suite_add_tcase(s, tc);
 
-	SRunner *sr = srunner_create(s);
-
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(s);
 }
