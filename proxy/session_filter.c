@@ -124,8 +124,17 @@ decide(struct session *s, const struct policy *p, size_t first, struct policy_de
 		         p->name, action_name(d->action), d->reason);
 		return 0;
 	}
-	session_replyf(s, "%s\r\n", d->reply);
 	return 1;
+}
+
+/* Answer the client with reply (one line, no CRLF) and end the transaction here. */
+static void
+end_transaction(struct session *s, enum action action, const char *reply)
+{
+	s->tx->action = action;
+	session_replyf(s, "%s\r\n", reply);
+	session_log_transaction(s, atoi(reply), reply, strlen(reply));
+	transaction_free(s);
 }
 
 static void
@@ -135,9 +144,7 @@ mail_filtered(struct session *s)
 	struct policy_decision d;
 
 	if (decide(s, tx->pre_policy, 0, &d)) {
-		tx->action = d.action;
-		session_log_transaction(s, atoi(d.reply), d.reply, strlen(d.reply));
-		transaction_free(s);
+		end_transaction(s, d.action, d.reply);
 		return;
 	}
 	s->wait = W_PREPARE;
@@ -163,6 +170,7 @@ rcpt_filtered(struct session *s)
 	struct policy_decision d;
 
 	if (decide(s, p, tx->rcpt_first_finding, &d)) {
+		session_replyf(s, "%s\r\n", d.reply);
 		/* This recipient's findings end with it. */
 		while (tx->ftxn.nfindings > tx->rcpt_first_finding) {
 			struct finding *f = &tx->ftxn.findings[--tx->ftxn.nfindings];
@@ -325,16 +333,14 @@ quarantine(struct session *s, struct evbuffer *headers, size_t skip)
 		log_err("event=quarantine_failed session=%lx dir=%s reason=\"%s\"", s->id,
 		        s->cfg->quarantine_dir, strerror(errno));
 		snprintf(reply, sizeof(reply),
-		         "451 4.3.0 Error: cannot quarantine the message, try again later\r\n");
+		         "451 4.3.0 Error: cannot quarantine the message, try again later");
 	} else {
-		snprintf(reply, sizeof(reply), "250 2.0.0 Ok: quarantined as %s\r\n", name);
+		snprintf(reply, sizeof(reply), "250 2.0.0 Ok: quarantined as %s", name);
 	}
 	if (body != tx->spool)
 		spool_free(body);
 	evbuffer_free(envelope);
-	session_reply(s, reply);
-	session_log_transaction(s, atoi(reply), reply, strlen(reply));
-	transaction_free(s);
+	end_transaction(s, ACTION_QUARANTINE, reply);
 }
 
 static void
@@ -344,18 +350,12 @@ eom_filtered(struct session *s)
 	struct policy_decision d;
 
 	if (decide(s, tx->policy, 0, &d)) {
-		tx->action = d.action;
-		session_log_transaction(s, atoi(d.reply), d.reply, strlen(d.reply));
-		transaction_free(s);
+		end_transaction(s, d.action, d.reply);
 		return;
 	}
 	tx->action = d.action;
 	if (d.enforce && d.action == ACTION_DISCARD) {
-		static const char reply[] = "250 2.0.0 Ok: discarded by policy\r\n";
-
-		session_reply(s, reply);
-		session_log_transaction(s, 250, reply, sizeof(reply) - 1);
-		transaction_free(s);
+		end_transaction(s, ACTION_DISCARD, "250 2.0.0 Ok: discarded by policy");
 		return;
 	}
 	size_t skip;
@@ -395,12 +395,8 @@ session_filter_quarantine_step(struct session *s, int code, struct evbuffer *rep
 		log_err("event=quarantine_failed session=%lx mailbox=%s step=%d reply=\"%s\"",
 		        s->id, s->cfg->quarantine_mailbox, tx->quarantine_step, first);
 		evbuffer_drain(reply, evbuffer_get_length(reply));
-		static const char fail[] =
-		        "451 4.3.0 Error: cannot quarantine the message, try again later\r\n";
-
-		session_reply(s, fail);
-		session_log_transaction(s, 451, fail, sizeof(fail) - 1);
-		transaction_free(s);
+		end_transaction(s, ACTION_QUARANTINE,
+		                "451 4.3.0 Error: cannot quarantine the message, try again later");
 		return;
 	}
 	evbuffer_drain(reply, evbuffer_get_length(reply));
