@@ -197,8 +197,8 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct chain *
-chain_run(struct event_base *base, struct filter *const *filters, size_t n, enum filter_stage stage,
-          struct filter_txn *txn, chain_done_fn *done, void *arg)
+chain_run(const struct chain_env *env, struct filter *const *filters, size_t n,
+          enum filter_stage stage, struct filter_txn *txn, chain_done_fn *done, void *arg)
 {
 	struct chain *c = xcalloc(1, sizeof(*c));
 
@@ -206,8 +206,12 @@ chain_run(struct event_base *base, struct filter *const *filters, size_t n, enum
 	c->n = n;
 	c->done = done;
 	c->arg = arg;
-	c->call = (struct filter_call){.stage = stage, .txn = txn, .base = base, .private = c};
-	c->timer = evtimer_new(base, timeout_cb, c);
+	c->call = (struct filter_call){.stage = stage,
+	                               .txn = txn,
+	                               .base = env->base,
+	                               .workers = env->workers,
+	                               .private = c};
+	c->timer = evtimer_new(env->base, timeout_cb, c);
 	if (!advance(c))
 		return c;
 	chain_cancel(c);

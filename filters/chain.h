@@ -2,11 +2,12 @@
  * NAME
  *	chain - run one stage of the filter chain, without blocking
  * SYNOPSIS
- *	chain_run(base, filters, n, stage, txn, done, arg)
+ *	chain_run(env, filters, n, stage, txn, done, arg)
  *	chain_cancel(chain)
  *	chain_feed(filters, n, stage, txn, data, len)
  *	chain_stages(filters, n)
  * DESCRIPTION
+ *	env names the event loop and the worker pool filters may use.
  *	chain_run() calls, in order, every filter in the list that implements
  *	the stage. Findings accumulate in txn. When every filter finished at
  *	once it returns NULL and done() is not called; otherwise it returns the
@@ -35,7 +36,12 @@ struct chain;
 
 typedef void chain_done_fn(void *arg);
 
-struct chain *chain_run(struct event_base *base, struct filter *const *filters, size_t n,
+struct chain_env {
+	struct event_base *base;
+	struct worker_pool *workers;
+};
+
+struct chain *chain_run(const struct chain_env *env, struct filter *const *filters, size_t n,
                         enum filter_stage stage, struct filter_txn *txn, chain_done_fn *done,
                         void *arg);
 void chain_cancel(struct chain *chain);

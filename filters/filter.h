@@ -47,6 +47,7 @@
 
 struct event_base;
 struct filter_call;
+struct worker_pool;
 
 enum filter_stage {
 	FILTER_CONNECT,
@@ -121,8 +122,9 @@ struct filter_call {
 	enum filter_stage stage;
 	struct filter_txn *txn;
 	struct event_base *base;
-	void **state;     /* this filter's slot for this transaction; NULL at first */
-	const char *data; /* FILTER_HEADER, FILTER_BODY */
+	struct worker_pool *workers; /* for work that blocks: filters/worker.h */
+	void **state;                /* this filter's slot for this transaction; NULL at first */
+	const char *data;            /* FILTER_HEADER, FILTER_BODY */
 	size_t len;
 	void *private; /* the chain's */
 	void *scratch; /* the filter's, for a pending call */

@@ -158,6 +158,7 @@ static const struct field limits_fields[] = {
          .rule = "RFC 5321 4.5.3.1.6"},
         {NUMBER("spool_memory", F_SIZE, limits.spool_memory, 0, GIB)},
         {NUMBER("max_errors", F_UINT, limits.max_errors, 0, U32)},
+        {NUMBER("workers", F_UINT, limits.workers, 1, 64)},
         {.key = NULL},
 };
 static const struct field timeouts_fields[] = {
@@ -945,6 +946,7 @@ config_defaults(const char *source)
 	        .max_text_line = 1000,
 	        .spool_memory = 256 * KIB,
 	        .max_errors = 10,
+	        .workers = 4,
 	};
 	cfg->timeouts = (struct config_timeouts){
 	        .client = 300000,

@@ -57,6 +57,7 @@ struct config_limits {
 	size_t max_text_line;                /* octets with CRLF, in DATA; 500 above it */
 	size_t spool_memory;                 /* message octets held in memory */
 	unsigned max_errors;                 /* protocol errors before 421 and close */
+	unsigned workers;                    /* threads for filters' blocking work */
 };
 
 struct config_timeouts {          /* milliseconds */

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "filters/chain.h"
+#include "filters/worker.h"
 #include "policies/config.h"
 #include "policies/policy.h"
 #include "proxy/data_reader.h"
@@ -22,7 +23,7 @@
 #include "proxy/header_reader.h"
 
 struct run {
-	struct event_base *base;
+	struct chain_env env;
 	struct filter_txn txn;
 	const struct policy *policy;
 	FILE *out;
@@ -62,10 +63,10 @@ static void
 run_stage(struct run *r, const struct policy *p, enum filter_stage stage)
 {
 	struct chain *c =
-	        chain_run(r->base, p->chain, p->nchain, stage, &r->txn, stage_done, r->base);
+	        chain_run(&r->env, p->chain, p->nchain, stage, &r->txn, stage_done, r->env.base);
 
 	if (c != NULL)
-		event_base_dispatch(r->base);
+		event_base_dispatch(r->env.base);
 }
 
 static void
@@ -130,7 +131,7 @@ read_message(const char *file, struct evbuffer *msg, FILE *out)
 int
 explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 {
-	struct run r = {.base = event_base_new(), .out = out};
+	struct run r = {.out = out};
 	struct evbuffer *msg = evbuffer_new();
 	struct sockaddr_storage ss = {0};
 	struct policy_decision d;
@@ -140,9 +141,10 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 
 	if (read_message(req->file, msg, out) < 0) {
 		evbuffer_free(msg);
-		event_base_free(r.base);
 		return -1;
 	}
+	r.env.base = event_base_new();
+	r.env.workers = worker_pool_new(r.env.base, cfg->limits.workers);
 	if (inet_pton(AF_INET, req->client_ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
 		ss.ss_family = AF_INET;
 	else if (inet_pton(AF_INET6, req->client_ip, &((struct sockaddr_in6 *)&ss)->sin6_addr))
@@ -220,6 +222,7 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 	filter_txn_clear(&r.txn);
 	header_reader_free(&hr);
 	evbuffer_free(msg);
-	event_base_free(r.base);
+	worker_pool_free(r.env.workers);
+	event_base_free(r.env.base);
 	return 0;
 }

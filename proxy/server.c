@@ -19,6 +19,7 @@
 #include "common/netaddr.h"
 #include "common/xalloc.h"
 #include "policies/config.h"
+#include "filters/worker.h"
 #include "proxy/backend.h"
 #include "proxy/listener.h"
 #include "proxy/server.h"
@@ -44,6 +45,9 @@ server_new(struct event_base *base, struct config *cfg)
 
 	server->base = base;
 	server->cfg = config_ref(cfg);
+	server->env.base = base;
+	/* Sized at start: a reload does not resize it. */
+	server->env.workers = worker_pool_new(base, cfg->limits.workers);
 	TAILQ_INIT(&server->sessions);
 	server->per_client_size = PER_CLIENT_BUCKETS;
 	server->per_client = xcalloc(server->per_client_size, sizeof(*server->per_client));
@@ -75,6 +79,7 @@ server_free(struct server *server)
 	if (server->stop_timer)
 		event_free(server->stop_timer);
 	free(server->per_client);
+	worker_pool_free(server->env.workers);
 	config_unref(server->cfg);
 	free(server);
 }

@@ -41,6 +41,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "filters/chain.h"
 #include "proxy/backend.h"
 #include "proxy/caps.h"
 
@@ -57,6 +58,7 @@ TAILQ_HEAD(session_list, session);
 
 struct server {
 	struct event_base *base;
+	struct chain_env env; /* the loop and the worker pool, for filters */
 	struct config *cfg;
 	struct listener **listeners;
 	size_t nlisteners;

@@ -103,7 +103,7 @@ run_stage(struct session *s, const struct policy *p, enum filter_stage stage, st
 	tx->filter_next = next;
 	s->wait = W_FILTER;
 	tx->chain =
-	        chain_run(s->server->base, p->chain, p->nchain, stage, &tx->ftxn, chain_done, s);
+	        chain_run(&s->server->env, p->chain, p->nchain, stage, &tx->ftxn, chain_done, s);
 	if (tx->chain == NULL) {
 		s->wait = W_NONE;
 		next(s);

@@ -141,6 +141,7 @@ START_TEST(test_embedded_names_every_key)
 	        "max_text_line:",
 	        "spool_memory:",
 	        "max_errors:",
+	        "workers:",
 	        "timeouts:",
 	        "client:",
 	        "backend_connect:",
