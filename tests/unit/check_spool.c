@@ -20,6 +20,7 @@
 #include <event2/buffer.h>
 
 #include "proxy/spool.h"
+#include "tests/unit/unit.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -34,7 +35,6 @@
 size_t __sanitizer_get_current_allocated_bytes(void);
 #elif defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
 #include <malloc.h>
-#include "tests/unit/unit.h"
 #define SPOOL_TEST_MALLINFO2 1
 #endif
 
