@@ -88,9 +88,45 @@ filter_verdict(struct filter_call *call, enum action action, const char *reply)
 	f->reply = reply ? xstrdup(reply) : NULL;
 }
 
+static void
+add_edit(struct filter_txn *txn, enum header_edit_op op, const char *name, unsigned index,
+         const char *value)
+{
+	txn->edits = xrealloc(txn->edits, (txn->nedits + 1) * sizeof(*txn->edits));
+	txn->edits[txn->nedits++] = (struct header_edit){.op = op,
+	                                                 .name = xstrdup(name),
+	                                                 .value = value ? xstrdup(value) : NULL,
+	                                                 .index = index};
+}
+
+void
+filter_header_add(struct filter_call *call, const char *name, const char *value)
+{
+	add_edit(call->txn, HEADER_ADD, name, 0, value);
+}
+
+void
+filter_header_insert(struct filter_call *call, unsigned index, const char *name, const char *value)
+{
+	add_edit(call->txn, HEADER_INSERT, name, index, value);
+}
+
+void
+filter_header_change(struct filter_call *call, const char *name, unsigned index, const char *value)
+{
+	add_edit(call->txn, HEADER_CHANGE, name, index, value);
+}
+
 void
 filter_txn_clear(struct filter_txn *txn)
 {
+	for (size_t i = 0; i < txn->nedits; i++) {
+		free(txn->edits[i].name);
+		free(txn->edits[i].value);
+	}
+	free(txn->edits);
+	txn->edits = NULL;
+	txn->nedits = 0;
 	for (size_t i = 0; i < txn->nfindings; i++) {
 		free(txn->findings[i].method);
 		free(txn->findings[i].result);

@@ -37,6 +37,11 @@
  *	A filter that keeps something per transaction (a hash context, a
  *	connection) puts it in *call->state and frees it in txn_end().
  *
+ *	filter_header_add(), _insert() and _change() propose header edits, as
+ *	milter's SMFIR_ADDHEADER, SMFIR_INSHEADER and SMFIR_CHGHEADER do (a NULL
+ *	value deletes); they are applied, in order, to the message the backend
+ *	receives (filters/header_edit.h) unless the policy refuses it.
+ *
  *	Adding a filter is adding a file: a struct filter_type and one line in
  *	filters/registry.c. The session never learns filter names.
  */
@@ -87,6 +92,15 @@ struct finding {
 	char *reply;        /* for that action, or NULL for the policy's reply */
 };
 
+enum header_edit_op { HEADER_ADD, HEADER_INSERT, HEADER_CHANGE };
+
+struct header_edit {
+	enum header_edit_op op;
+	char *name;
+	char *value; /* HEADER_CHANGE: NULL deletes */
+	unsigned index;
+};
+
 /* A policy's chain is at most this long (checked when the configuration loads). */
 #define FILTER_CHAIN_MAX 32
 
@@ -104,6 +118,8 @@ struct filter_txn {
 	unsigned long long size; /* FILTER_EOM: message octets */
 	struct finding *findings;
 	size_t nfindings;
+	struct header_edit *edits; /* in the order filters made them */
+	size_t nedits;
 	/* Per filter of the chain: what it keeps for this transaction (call->state). */
 	void *state[FILTER_CHAIN_MAX];
 	const struct filter *state_owner[FILTER_CHAIN_MAX];
@@ -151,6 +167,11 @@ void filter_finding(struct filter_call *call, const char *method, const char *re
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void filter_verdict(struct filter_call *call, enum action action, const char *reply);
 void filter_done(struct filter_call *call);
+void filter_header_add(struct filter_call *call, const char *name, const char *value);
+void filter_header_insert(struct filter_call *call, unsigned index, const char *name,
+                          const char *value);
+void filter_header_change(struct filter_call *call, const char *name, unsigned index,
+                          const char *value);
 
 const struct filter_type *filter_type_find(const char *name);
 const char *action_name(enum action action);

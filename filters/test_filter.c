@@ -13,8 +13,9 @@
  *	"tempfail", "tag", "discard", "quarantine", "score=N" (a finding of
  *	method "spam" with score N), "delay=MS" (answer MS milliseconds later,
  *	from the event loop), "result=METHOD:RESULT" (a finding, for policy
- *	rules), "count" (a finding test=counted with the header fields and body
- *	octets the streaming stages saw).
+ *	rules), "add=NAME:VALUE", "insert=NAME:VALUE" (as the first field),
+ *	"delete=NAME" (its first field) for header edits, "count" (a finding test=counted with the
+ *header fields and body octets the streaming stages saw).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -105,6 +106,17 @@ eom(struct filter_call *call)
 
 			*colon = '\0';
 			filter_finding(call, w + 7, colon + 1, NAN, "test finding");
+		} else if ((strncmp(w, "add=", 4) == 0 || strncmp(w, "insert=", 7) == 0) &&
+		           strchr(w, ':')) {
+			char *colon = strchr(w, ':');
+
+			*colon = '\0';
+			if (w[0] == 'a')
+				filter_header_add(call, w + 4, colon + 1);
+			else
+				filter_header_insert(call, 0, w + 7, colon + 1);
+		} else if (strncmp(w, "delete=", 7) == 0) {
+			filter_header_change(call, w + 7, 1, NULL);
 		} else if (strcmp(w, "count") == 0) {
 			struct counts *c = counts_of(call);
 

@@ -45,6 +45,7 @@
 #include "common/xalloc.h"
 #include "filters/auth_results.h"
 #include "filters/chain.h"
+#include "filters/header_edit.h"
 #include "policies/config.h"
 #include "policies/policy.h"
 #include "proxy/backend.h"
@@ -277,24 +278,37 @@ message_headers(struct session *s, const struct policy_decision *d, size_t *skip
 {
 	struct transaction *tx = s->tx;
 	const char *id = s->cfg->authserv_id ? s->cfg->authserv_id : s->cfg->hostname;
+	const char *block = tx->ftxn.header_block;
+	size_t len = tx->ftxn.header_len;
 	struct evbuffer *headers = evbuffer_new();
+	struct evbuffer *kept = NULL;
 
 	policy_headers(d, id, tx->ftxn.findings, tx->ftxn.nfindings, headers);
 	*skip = 0;
-	if (tx->hr.complete &&
-	    memmem(tx->ftxn.header_block, tx->ftxn.header_len, "uthentication-Results", 21)) {
-		struct evbuffer *kept = evbuffer_new();
-		int removed =
-		        auth_results_strip(tx->ftxn.header_block, tx->ftxn.header_len, id, kept);
+	/* A header block cut short (too long to be one) is passed on as it is. */
+	if (!tx->hr.complete)
+		return headers;
+	if (memmem(block, len, "uthentication-Results", 21)) {
+		kept = evbuffer_new();
+		int removed = auth_results_strip(block, len, id, kept);
 
 		if (removed > 0) {
 			log_info("event=forged_auth_results session=%lx removed=%d", s->id,
 			         removed);
-			evbuffer_add_buffer(headers, kept);
+			block = (const char *)evbuffer_pullup(kept, -1);
+			len = evbuffer_get_length(kept);
 			*skip = tx->ftxn.header_len;
 		}
-		evbuffer_free(kept);
 	}
+	if (tx->ftxn.nedits > 0) {
+		header_edits_apply(block ? block : "", len, tx->ftxn.edits, tx->ftxn.nedits,
+		                   headers);
+		*skip = tx->ftxn.header_len;
+	} else if (*skip > 0) {
+		evbuffer_add(headers, block, len);
+	}
+	if (kept != NULL)
+		evbuffer_free(kept);
 	return headers;
 }
 
