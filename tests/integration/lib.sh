@@ -365,14 +365,20 @@ start_sink() {
 		user=(-u nobody)
 	fi
 	smtp-sink "${user[@]}" "$@" -d "$dir/m." "127.0.0.1:$port" 64 >"$T/$name.log" 2>&1 &
-	local pid=$!
+	peer_started smtp-sink "$name" "$port" "$dir" $!
+}
+
+# peer_started WHAT NAME PORT DIR PID: track a backend just started in the
+# background, set NAME_port, NAME_dir and NAME_pid, and wait until it listens.
+peer_started() {
+	local what=$1 name=$2 port=$3 dir=$4 pid=$5
 	it_track "$pid"
 	IT_LOGS+=("$T/$name.log")
 	printf -v "${name}_port" %s "$port"
 	printf -v "${name}_dir" %s "$dir"
 	printf -v "${name}_pid" %s "$pid"
 	wait_port "$port" "$pid" || {
-		fail "start smtp-sink $name" "$(cat "$T/$name.log")"
+		fail "start $what $name" "$(cat "$T/$name.log")"
 		it_done
 	}
 }
@@ -409,16 +415,7 @@ start_rawsink() {
 	dir=$T/$name
 	mkdir -p "$dir"
 	"$PYTHON" "$SMTPTOOL" rawsink --port "$port" --dir "$dir" "$@" >"$T/$name.log" 2>&1 &
-	local pid=$!
-	it_track "$pid"
-	IT_LOGS+=("$T/$name.log")
-	printf -v "${name}_port" %s "$port"
-	printf -v "${name}_dir" %s "$dir"
-	printf -v "${name}_pid" %s "$pid"
-	wait_port "$port" "$pid" || {
-		fail "start rawsink $name" "$(cat "$T/$name.log")"
-		it_done
-	}
+	peer_started rawsink "$name" "$port" "$dir" $!
 }
 
 # A private Postfix instance: its own config, queue and data directories under
