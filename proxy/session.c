@@ -15,9 +15,16 @@
  *	are relayed verbatim and the backend's replies reach the client
  *	unchanged. An RSET is owed to the backend only when it still holds a
  *	transaction, and is sent lazily before the next MAIL.
+ *
+ *	STARTTLS is answered by postern; TLS starts once that reply is out,
+ *	and what the client sent after the command is thrown away unread
+ *	(conn_start_tls). AUTH opens the backend connection early: the AUTH
+ *	line and every response to a 334 go to the backend verbatim and its
+ *	replies come back unchanged, so the backend alone authenticates.
  * DIAGNOSTICS
  *	See session.h.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,11 +41,14 @@
 #include "proxy/backend.h"
 #include "proxy/caps.h"
 #include "proxy/conn.h"
+#include "proxy/proxy_proto.h"
+#include "proxy/sasl.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
 #include "proxy/session_int.h"
 #include "proxy/smtp_cmd.h"
 #include "proxy/spool.h"
+#include "proxy/tls.h"
 #include "proxy/xclient.h"
 
 /* Pipelined input buffered beyond this waits in the kernel (TCP back-pressure). */
@@ -57,8 +67,14 @@ static void process_input(struct session *s);
 static void session_backend_done(void *arg, enum backend_status status, int code,
                                  struct evbuffer *reply);
 static void protocol_error(struct session *s, const char *reply);
+static void session_start(struct session *s);
+static void proxy_input(struct session *s);
+static void tls_ready(struct session *s);
+static void auth_input(struct session *s, const char *line, size_t len);
+static void auth_replied(struct session *s, int code);
+static int auth_offered(const struct session *s);
 static command_fn cmd_helo, cmd_mail, cmd_rcpt, cmd_data, cmd_bdat, cmd_rset, cmd_noop, cmd_quit,
-        cmd_not_implemented;
+        cmd_starttls, cmd_auth, cmd_not_implemented;
 
 static const struct conn_callbacks session_callbacks = {
         .readable = session_readcb,
@@ -83,19 +99,24 @@ static const struct {
         {SMTP_VRFY, 0, cmd_not_implemented},
         {SMTP_EXPN, 0, cmd_not_implemented},
         {SMTP_HELP, 0, cmd_not_implemented},
-        {SMTP_STARTTLS, 0, cmd_not_implemented},
-        {SMTP_AUTH, 0, cmd_not_implemented},
+        {SMTP_STARTTLS, 0, cmd_starttls},
+        {SMTP_AUTH, 1, cmd_auth},
         {SMTP_XCLIENT, 0, cmd_not_implemented},
         {SMTP_XFORWARD, 0, cmd_not_implemented},
 };
 
 struct session *
-session_new(struct server *server, int fd, const struct sockaddr *sa)
+session_new(struct server *server, struct config *lcfg, size_t index, int fd,
+            const struct sockaddr *sa, int counted)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 
 	s->server = server;
 	s->cfg = config_ref(server->cfg);
+	s->lcfg = config_ref(lcfg);
+	s->listen = &lcfg->listen[index];
+	s->listen_index = index;
+	s->counted = counted != 0;
 	s->id = ++server->next_session_id;
 	netaddr_ip(sa, s->ip, sizeof(s->ip));
 	s->port = netaddr_port(sa);
@@ -103,15 +124,76 @@ session_new(struct server *server, int fd, const struct sockaddr *sa)
 	conn_set_timeout(s->conn, s->cfg->timeouts.client);
 	TAILQ_INSERT_TAIL(&server->sessions, s, entry);
 	log_debug("event=connect session=%lx client=%s:%d", s->id, s->ip, s->port);
-	session_replyf(s, "220 %s ESMTP postern\r\n", s->cfg->hostname);
-	conn_flush(s->conn);
+	if (s->listen->proxy_protocol) {
+		/* Read no further than the header: what follows may be a TLS handshake. */
+		s->wait = W_PROXY;
+		conn_set_read_max(s->conn, 16);
+		return s;
+	}
+	session_start(s);
 	return s;
 }
 
-const char *
-session_client_ip(const struct session *s)
+/* Implicit TLS first, then the greeting. */
+static void
+session_start(struct session *s)
 {
-	return s->ip;
+	if (s->listen->tls.implicit && conn_tls_version(s->conn) == NULL) {
+		s->wait = W_TLS;
+		conn_start_tls(s->conn, tls_listener_ssl(s->lcfg, s->listen_index));
+		return;
+	}
+	s->greeted = 1;
+	session_replyf(s, "220 %s ESMTP postern\r\n", s->cfg->hostname);
+	conn_flush(s->conn);
+}
+
+/* The session ends without a word (a bad PROXY header: the peer is no SMTP client). */
+static void
+session_drop(struct session *s)
+{
+	s->state = S_CLOSING;
+	conn_read(s->conn, 0);
+	conn_when_drained(s->conn);
+}
+
+static void
+proxy_input(struct session *s)
+{
+	struct evbuffer *in = conn_input(s->conn);
+	size_t len = evbuffer_get_length(in);
+	struct proxy_proto_header h;
+	enum proxy_proto_status st = proxy_proto_parse(evbuffer_pullup(in, -1), len, &h);
+	char peer[INET6_ADDRSTRLEN + 8];
+
+	if (st == PROXY_PROTO_MORE) {
+		conn_set_read_max(s->conn, h.need - len);
+		return;
+	}
+	snprintf(peer, sizeof(peer), "%s:%d", s->ip, s->port);
+	if (st == PROXY_PROTO_BAD) {
+		log_warn("event=proxy_refused session=%lx peer=%s reason=\"%s\"", s->id, peer,
+		         h.error);
+		session_drop(s);
+		return;
+	}
+	evbuffer_drain(in, h.length);
+	conn_set_read_max(s->conn, 0);
+	if (!h.local) {
+		netaddr_ip((const struct sockaddr *)&h.src, s->ip, sizeof(s->ip));
+		s->port = netaddr_port((const struct sockaddr *)&h.src);
+	}
+	log_info("event=proxy session=%lx peer=%s client=%s:%d version=%d%s", s->id, peer, s->ip,
+	         s->port, h.version, h.local ? " local=yes" : "");
+	s->wait = W_NONE;
+	if (server_admit_client(s->server, s) < 0) {
+		log_info("event=refused client=%s reason=\"limits.max_sessions_per_client\"",
+		         s->ip);
+		session_close_after(s, "421 4.7.0 %s Error: too many connections\r\n",
+		                    s->cfg->hostname);
+		return;
+	}
+	session_start(s);
 }
 
 void
@@ -143,7 +225,11 @@ session_free(struct session *s)
 	TAILQ_REMOVE(&s->server->sessions, s, entry);
 	server_session_closed(s->server, s);
 	config_unref(s->cfg);
+	config_unref(s->lcfg);
 	free(s->helo);
+	free(s->auth_line);
+	free(s->auth_user);
+	free(s->auth_guess);
 	free(s);
 }
 
@@ -204,18 +290,26 @@ session_log_transaction(struct session *s, int status, const char *reply, size_t
 	double secs = (double)(now.tv_sec - tx->started.tv_sec) +
 	              (double)(now.tv_nsec - tx->started.tv_nsec) / 1e9;
 
-	char decision[1024];
+	char decision[1024], facts[400] = "", user[300];
+	const char *tls = conn_tls_version(s->conn);
 
 	decision[0] = '\0';
 	session_filter_log(s, decision, sizeof(decision));
+	if (tls != NULL)
+		snprintf(facts, sizeof(facts), " tls=%s cipher=%s", tls, conn_tls_cipher(s->conn));
+	if (s->authenticated)
+		snprintf(facts + strlen(facts), sizeof(facts) - strlen(facts), " auth=%s",
+		         s->auth_user
+		                 ? log_quote(user, sizeof(user), s->auth_user, strlen(s->auth_user))
+		                 : "yes");
 	log_info("event=transaction session=%lx client=%s:%d helo=%s from=<%s> rcpt=%s nrcpt=%u "
-	         "size=%llu status=%d reply=%s duration=%.3f%s",
+	         "size=%llu status=%d reply=%s duration=%.3f%s%s",
 	         s->id, s->ip, s->port,
 	         log_quote(helo, sizeof(helo), s->helo ? s->helo : "",
 	                   s->helo ? strlen(s->helo) : 0),
 	         log_escape(from, sizeof(from), tx->from, strlen(tx->from)),
 	         tx->rcpts ? tx->rcpts : "-", tx->nrcpt, tx->size, status,
-	         log_quote(quoted, sizeof(quoted), reply, first), secs, decision);
+	         log_quote(quoted, sizeof(quoted), reply, first), secs, facts, decision);
 }
 
 static void
@@ -281,9 +375,150 @@ cmd_helo(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 		return;
 	}
 	static const struct smtp_caps none;
+	struct caps_front front = {
+	        .starttls = tls_listener_offers(s->lcfg, s->listen_index) &&
+	                    conn_tls_version(s->conn) == NULL,
+	        .auth_mechs = auth_offered(s) ? s->server->backend_caps.auth_mechs : NULL,
+	};
 
 	caps_front_ehlo(s->server->backend_caps_known ? &s->server->backend_caps : &none,
-	                s->cfg->limits.max_message_size, s->cfg->hostname, conn_output(s->conn));
+	                s->cfg->limits.max_message_size, s->cfg->hostname, &front,
+	                conn_output(s->conn));
+}
+
+static void
+cmd_starttls(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t len)
+{
+	if (!tls_listener_offers(s->lcfg, s->listen_index))
+		protocol_error(s, "502 5.5.1 Error: command not implemented\r\n");
+	else if (conn_tls_version(s->conn) != NULL)
+		protocol_error(s, "554 5.5.1 Error: TLS already active\r\n");
+	else if (cmd->args_len > 0)
+		protocol_error(s, "501 5.5.4 Syntax: STARTTLS\r\n");
+	else if (s->tx != NULL)
+		protocol_error(s, "503 5.5.1 Error: MAIL transaction in progress\r\n");
+	else {
+		session_reply(s, "220 2.0.0 Ready to start TLS\r\n");
+		/* Nothing more is read: session_process() starts TLS once this line is done. */
+		s->wait = W_TLS;
+		s->tls_start = 1;
+	}
+}
+
+static void
+tls_ready(struct session *s)
+{
+	s->wait = W_NONE;
+	log_info("event=tls session=%lx client=%s:%d version=%s cipher=%s", s->id, s->ip, s->port,
+	         conn_tls_version(s->conn), conn_tls_cipher(s->conn));
+	/* RFC 3207 4.2: all knowledge obtained from the client before TLS is discarded. */
+	free(s->helo);
+	s->helo = NULL;
+	s->esmtp = 0;
+	/* The backend heard the old HELO: a new session's XCLIENT tells it the new one. */
+	server_backend_give(s->server, s->backend);
+	s->backend = NULL;
+	if (!s->greeted)
+		session_start(s);
+	session_process(s);
+}
+
+/* AUTH is relayed: the backend must offer it, and over plaintext only if allowed. */
+static int
+auth_offered(const struct session *s)
+{
+	return s->server->backend_caps_known && (s->server->backend_caps.flags & CAP_AUTH) &&
+	       s->server->backend_caps.auth_mechs[0] != '\0' &&
+	       (conn_tls_version(s->conn) != NULL || s->cfg->auth_over_plaintext);
+}
+
+/* The authentication identity, guessed from the first response; confirmed by 235. */
+static void
+auth_guess(struct session *s, const char *response, size_t len)
+{
+	char user[256];
+
+	s->auth_first = 0;
+	free(s->auth_guess);
+	s->auth_guess = NULL;
+	if (sasl_user(s->auth_mech, response, len, user, sizeof(user)) == 0)
+		s->auth_guess = xstrdup(user);
+}
+
+static void
+cmd_auth(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t len)
+{
+	const char *args = cmd->args, *end = cmd->args + cmd->args_len;
+	const char *sp = memchr(args, ' ', cmd->args_len);
+	size_t mech_len = sp ? (size_t)(sp - args) : cmd->args_len;
+
+	if (!auth_offered(s)) {
+		if (conn_tls_version(s->conn) == NULL &&
+		    tls_listener_offers(s->lcfg, s->listen_index) &&
+		    (s->server->backend_caps.flags & CAP_AUTH))
+			protocol_error(s, "530 5.7.0 Must issue a STARTTLS command first\r\n");
+		else
+			protocol_error(s, "502 5.5.1 Error: command not implemented\r\n");
+		return;
+	}
+	if (s->authenticated) {
+		protocol_error(s, "503 5.5.1 Error: already authenticated\r\n");
+		return;
+	}
+	if (s->tx != NULL) {
+		protocol_error(s, "503 5.5.1 Error: MAIL transaction in progress\r\n");
+		return;
+	}
+	if (mech_len == 0 || mech_len >= sizeof(s->auth_mech)) {
+		protocol_error(s, "501 5.5.4 Syntax: AUTH mechanism\r\n");
+		return;
+	}
+	memcpy(s->auth_mech, args, mech_len);
+	s->auth_mech[mech_len] = '\0';
+	s->auth_first = 1;
+	if (sp != NULL)
+		auth_guess(s, sp + 1, (size_t)(end - sp - 1));
+	s->auth_line = xstrndup(line, len);
+	if (s->backend == NULL)
+		s->backend = server_backend_take(s->server, s->cfg, session_backend_done, s);
+	s->identity = (struct client_identity){
+	        .addr = s->ip, .port = s->port, .helo = s->helo, .esmtp = s->esmtp};
+	s->wait = W_AUTH;
+	backend_prepare(s->backend, &s->identity);
+}
+
+/* A client's response to 334, or "*": to the backend as it is, never logged. */
+static void
+auth_input(struct session *s, const char *line, size_t len)
+{
+	s->state = S_COMMAND;
+	s->wait = W_AUTH;
+	if (s->auth_first)
+		auth_guess(s, line, len);
+	backend_auth(s->backend, line, len);
+}
+
+static void
+auth_replied(struct session *s, int code)
+{
+	char user[300];
+
+	if (code == 334) {
+		s->state = S_AUTH;
+		return;
+	}
+	if (code == 235) {
+		s->authenticated = 1;
+		s->auth_user = s->auth_guess;
+		s->auth_guess = NULL;
+	}
+	log_info("event=auth session=%lx client=%s:%d mechanism=%s status=%d user=%s", s->id, s->ip,
+	         s->port, s->auth_mech, code,
+	         code == 235 && s->auth_user
+	                 ? log_quote(user, sizeof(user), s->auth_user, strlen(s->auth_user))
+	                 : "-");
+	free(s->auth_guess);
+	s->auth_guess = NULL;
 }
 
 /* The SIZE= a client declares may already tell us the message is too large. */
@@ -426,10 +661,19 @@ session_process(struct session *s)
 {
 	if (s->processing)
 		return;
+	if (s->wait == W_PROXY) {
+		proxy_input(s);
+		return;
+	}
 	s->processing = 1;
 	process_input(s);
 	s->processing = 0;
-	if (s->state != S_CLOSING) {
+	if (s->tls_start && s->state != S_CLOSING) {
+		s->tls_start = 0;
+		conn_start_tls(s->conn, tls_listener_ssl(s->lcfg, s->listen_index));
+		return;
+	}
+	if (s->state != S_CLOSING && s->wait != W_TLS) {
 		/* Pipelined input beyond the limit waits in the kernel. */
 		conn_read(s->conn, evbuffer_get_length(conn_input(s->conn)) < SESSION_INPUT_MAX);
 		conn_flush(s->conn);
@@ -467,12 +711,21 @@ process_input(struct session *s)
 		if (s->skip_line || n + eol_len > max) {
 			s->skip_line = 0;
 			evbuffer_drain(in, n + eol_len);
-			protocol_error(s, "500 5.5.2 Error: line too long\r\n");
+			/* Mid-exchange the backend waits for an answer: the client's is "*". */
+			if (s->state == S_AUTH)
+				auth_input(s, "*", 1);
+			else
+				protocol_error(s, "500 5.5.2 Error: line too long\r\n");
 			continue;
 		}
 		const char *line = (const char *)evbuffer_pullup(in, (ssize_t)(n + eol_len));
 
-		dispatch(s, line, n);
+		if (s->state == S_AUTH && memchr(line, '\r', n) == NULL)
+			auth_input(s, line, n);
+		else if (s->state == S_AUTH)
+			auth_input(s, "*", 1);
+		else
+			dispatch(s, line, n);
 		evbuffer_drain(in, n + eol_len);
 	}
 }
@@ -486,11 +739,19 @@ session_backend_done(void *arg, enum backend_status status, int code, struct evb
 
 	switch (status) {
 	case BACKEND_READY:
+		if (wait == W_AUTH) {
+			backend_auth(s->backend, s->auth_line, strlen(s->auth_line));
+			free(s->auth_line);
+			s->auth_line = NULL;
+			return;
+		}
 		s->wait = W_MAIL;
 		backend_command(s->backend, tx->mail_line, strlen(tx->mail_line));
 		return;
 	case BACKEND_UNAVAILABLE:
 		s->wait = W_NONE;
+		free(s->auth_line);
+		s->auth_line = NULL;
 		session_reply(s, "451 4.4.1 Error: backend not available\r\n");
 		transaction_free(s);
 		break;
@@ -513,6 +774,11 @@ session_backend_done(void *arg, enum backend_status status, int code, struct evb
 		s->wait = W_NONE;
 		if (wait == W_QUARANTINE) {
 			session_filter_quarantine_step(s, code, reply);
+			break;
+		}
+		if (wait == W_AUTH) {
+			auth_replied(s, code);
+			evbuffer_add_buffer(conn_output(s->conn), reply);
 			break;
 		}
 		if (wait == W_MESSAGE) {
@@ -564,6 +830,21 @@ session_eventcb(struct conn *conn, int what, void *arg)
 {
 	struct session *s = arg;
 
+	if (what == CONN_TLS_READY) {
+		tls_ready(s);
+		return;
+	}
+	/* Before the greeting there is nobody to say 421 to. */
+	if (s->wait == W_TLS || s->wait == W_PROXY) {
+		log_info("event=%s session=%lx client=%s:%d reason=\"%s\"",
+		         s->wait == W_TLS ? "tls_failed" : "proxy_failed", s->id, s->ip, s->port,
+		         what == CONN_TIMEOUT ? "timeout"
+		         : conn_error(conn)   ? conn_error(conn)
+		         : what == CONN_EOF   ? "connection closed"
+		                              : strerror(errno));
+		session_free(s);
+		return;
+	}
 	if (what == CONN_TIMEOUT && s->state != S_CLOSING) {
 		/* A client waiting for the backend is not idle. */
 		if (s->wait != W_NONE)

@@ -27,6 +27,7 @@ enum session_state {
 	S_COMMAND, /* reading commands */
 	S_DATA,    /* reading the DATA stream */
 	S_BDAT,    /* reading a BDAT chunk */
+	S_AUTH,    /* the next line answers the backend's 334 (SASL) */
 	S_CLOSING, /* final reply queued; close when it is sent */
 };
 
@@ -38,6 +39,9 @@ enum session_wait {
 	W_MESSAGE,    /* the message was sent; waiting for the final reply */
 	W_FILTER,     /* a filter chain stage is running */
 	W_QUARANTINE, /* re-sending the transaction to the quarantine mailbox */
+	W_PROXY,      /* reading the PROXY protocol header */
+	W_TLS,        /* the TLS handshake runs */
+	W_AUTH,       /* the backend prepares for AUTH, or answers a SASL line */
 };
 
 struct transaction {
@@ -74,7 +78,10 @@ struct transaction {
 struct session {
 	TAILQ_ENTRY(session) entry;
 	struct server *server;
-	struct config *cfg; /* the config this session started with (a reference) */
+	struct config *cfg;                 /* the config this session started with (a reference) */
+	struct config *lcfg;                /* its listener's (a reference; usually cfg) */
+	const struct config_listen *listen; /* in lcfg */
+	size_t listen_index;
 	struct conn *conn;
 	struct backend *backend;
 	struct transaction *tx;
@@ -89,8 +96,18 @@ struct session {
 	unsigned esmtp : 1;
 	unsigned skip_line : 1;
 	unsigned processing : 1; /* inside session_process(): callbacks must not re-enter it */
+	unsigned tls_start : 1;  /* STARTTLS was answered: TLS starts once the reply is out */
+	unsigned greeted : 1;
+	unsigned counted : 1;       /* the server counts this session for ip */
+	unsigned authenticated : 1; /* the backend said 235 */
+	unsigned auth_first : 1;    /* the next SASL response is the first (it names the user) */
+	char auth_mech[24];
+	char *auth_line;  /* the AUTH command, until the backend is ready for it */
+	char *auth_user;  /* the authentication identity, when it could be read; or NULL */
+	char *auth_guess; /* the one read from the exchange, until 235 confirms it */
+	struct client_identity identity; /* for the backend, while it prepares for AUTH */
 	int port;
-	char ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN]; /* the client: the TCP peer, or the PROXY header's source */
 };
 
 /* session.c */

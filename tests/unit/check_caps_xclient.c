@@ -285,7 +285,7 @@ front_keywords(const struct smtp_caps *backend, unsigned long long limit)
 	char *s, *line, *end;
 	size_t nlines = 0;
 
-	caps_front_ehlo(backend, limit, "mx.example.net", out);
+	caps_front_ehlo(backend, limit, "mx.example.net", NULL, out);
 	s = take(out);
 	evbuffer_free(out);
 	ck_assert(strncmp(s, "250-mx.example.net\r\n", 20) == 0);
@@ -324,7 +324,7 @@ START_TEST(test_front_ehlo)
 	struct evbuffer *out = evbuffer_new();
 
 	/* The whole reply, byte for byte. */
-	caps_front_ehlo(&all, 5000, "mx.test", out);
+	caps_front_ehlo(&all, 5000, "mx.test", NULL, out);
 	char *s = take(out);
 
 	ck_assert_str_eq(s, "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n"
