@@ -164,14 +164,14 @@ conn_tls_cipher(const struct conn *c)
 
 /* Why TLS failed: a certificate check, OpenSSL's error queue, or the system's. */
 static void
-tls_set_error(struct conn *c, int ssl_error)
+tls_set_error(struct conn *c)
 {
 	long verify = SSL_get_verify_result(c->ssl);
 
 	if (verify != X509_V_OK)
 		snprintf(c->error, sizeof(c->error), "certificate verification failed: %s",
 		         X509_verify_cert_error_string(verify));
-	else if (ssl_error == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+	else if (ERR_peek_error() == 0)
 		snprintf(c->error, sizeof(c->error), "%s",
 		         errno ? strerror(errno) : "connection closed during TLS");
 	else
@@ -239,7 +239,7 @@ tls_handshake(struct conn *c)
 		}
 		return;
 	}
-	tls_set_error(c, e);
+	tls_set_error(c);
 	event_del(&c->wev);
 	c->writing = 0;
 	read_ended(c, CONN_ERROR);
@@ -274,7 +274,7 @@ write_some(struct conn *c)
 		c->write_wants_read = 1;
 		return 0;
 	}
-	tls_set_error(c, e);
+	tls_set_error(c);
 	return -1;
 }
 
@@ -527,7 +527,7 @@ tls_read(struct conn *c)
 		read_ended(c, CONN_EOF);
 		return;
 	default:
-		tls_set_error(c, e);
+		tls_set_error(c);
 		read_ended(c, CONN_ERROR);
 		return;
 	}
