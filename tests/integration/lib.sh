@@ -484,6 +484,7 @@ retry     unix  - - n - - error
 showq     unix  n - n - - showq
 flush     unix  n - n 1000? 0 flush
 postlog   unix-dgram n - n - 1 postlogd
+tlsmgr    unix  - - n 1000? 1 tlsmgr
 EOF
 	IT_POSTFIX+=("$pf/etc")
 	IT_LOGS+=("$pf/maillog")
