@@ -701,7 +701,8 @@ lost(struct backend *b, enum backend_status status, const char *why)
 	           !b->authenticated;
 
 	/* Opportunistic TLS that fails is plaintext on a new connection, as Postfix's smtp does. */
-	if (b->state == B_TLS && b->cfg->backend.tls == BACKEND_TLS_OPPORTUNISTIC) {
+	if ((b->state == B_STARTTLS || b->state == B_TLS) &&
+	    b->cfg->backend.tls == BACKEND_TLS_OPPORTUNISTIC) {
 		log_warn("event=backend_tls_failed backend=%s reason=\"%s\" action=plaintext",
 		         b->cfg->backend.text, why);
 		backend_close(b);

@@ -29,7 +29,8 @@
  *	a backend without STARTTLS, or whose STARTTLS or handshake fails, is
  *	BACKEND_UNAVAILABLE (the client hears 451, the message never goes in
  *	plaintext). Under opportunistic a refused STARTTLS means plaintext on
- *	that connection, and a failed handshake a new plaintext connection.
+ *	that connection, and a connection lost at STARTTLS or in the handshake
+ *	a new plaintext connection.
  *	The capabilities learned for the front EHLO are those over TLS. A
  *	pooled connection keeps its TLS.
  *

@@ -13,6 +13,7 @@ start_postfix pf "smtpd_tls_cert_file = $T/pki/server.pem" \
 	"smtpd_tls_key_file = $T/pki/server.key" "smtpd_tls_security_level = may" \
 	"smtpd_tls_loglevel = 1"
 start_rawsink plain
+start_rawsink drops --caps "PIPELINING,STARTTLS" --close-at STARTTLS
 start_rawsink refuses --caps "PIPELINING,STARTTLS,XCLIENT NAME ADDR PORT PROTO HELO" \
 	--reply "STARTTLS=454 4.7.0 TLS not available due to local problem"
 
@@ -52,6 +53,14 @@ out=$(send "$opp_port")
 check_contains "opportunistic, no STARTTLS: delivered in plaintext" "$out" "<-  250 "
 check_not_contains "opportunistic: STARTTLS not tried when not offered" \
 	"$(cat "$plain_dir/commands.log")" "STARTTLS"
+
+backend_px oppdrop "$drops_port" opportunistic
+out=$(send "$oppdrop_port")
+check_contains "opportunistic, connection lost at STARTTLS: delivered" "$out" "<-  250 "
+check_match "opportunistic fallback: MAIL on a new plaintext connection" \
+	"$(cat "$drops_dir/commands.log")" '^[0-9]+: MAIL FROM:<sender@example\.org>'
+check_match "opportunistic fallback: logged" "$(cat "$oppdrop_log")" \
+	'event=backend_tls_failed .*action=plaintext'
 
 backend_px reqplain "$plain_port" required
 before=$(grep -c 'MAIL FROM' "$plain_dir/commands.log")
