@@ -44,11 +44,14 @@ wait_port "$auth_port" $! || { fail "start dovecot" "$(cat "$T/dovecot.out")"; i
 start_postfix pf "smtpd_sasl_auth_enable = yes" "smtpd_sasl_type = dovecot" \
 	"smtpd_sasl_path = inet:127.0.0.1:$auth_port"
 px_port=$(free_port)
+px_465=$(free_port)
 cat >"$T/px.yaml" <<EOF
 hostname: postern.test
 listen:
   - address: 127.0.0.1:$px_port
     tls: { cert: $T/pki/server.pem, key: $T/pki/server.key }
+  - address: 127.0.0.1:$px_465
+    tls: { cert: $T/pki/server.pem, key: $T/pki/server.key, implicit: true }
 backend:
   address: 127.0.0.1:$pf_port
 log:
@@ -104,6 +107,25 @@ check_match "transaction log: the authenticated user" "$(cat "$px_log")" \
 check_eq "two authenticated transactions chose the submission policy" 2 \
 	"$(grep -c 'event=transaction .*policy=submission' "$px_log")"
 
+# Submission on 465: implicit TLS, then AUTH.
+out=$(auth "$px_465" PLAIN s3cret-Pw --tlsc)
+check_contains "465: Postfix's 235 relayed" "$out" "<~  235 2.7.0 Authentication successful"
+check_match "465: message queued at Postfix" "$out" "^<~  250 2\.0\.0 Ok: [0-9]+ bytes queued"
+
+# smtp.auth_over_plaintext: AUTH without TLS (a trusted network).
+plain_port=$(free_port)
+cat >"$T/plain.yaml" <<EOF
+hostname: postern.test
+listen: [ 127.0.0.1:$plain_port ]
+backend: { address: 127.0.0.1:$pf_port }
+smtp: { auth_over_plaintext: true }
+EOF
+start_postern plainauth "$plain_port" "$T/plain.yaml"
+wait_until 10 grep -q 'event=backend_probe.*status=ok' "$plainauth_log"
+out=$(auth "$plain_port" LOGIN s3cret-Pw)
+check_contains "auth_over_plaintext: AUTH offered without TLS" "$out" "<-  250-AUTH PLAIN LOGIN"
+check_contains "auth_over_plaintext: 235" "$out" "<-  235 2.7.0 Authentication successful"
+
 # "*" aborts the exchange; the backend's 501 comes back.
 out=$(smtp "$px_port" R S:'EHLO client.test\r\n' R S:'STARTTLS\r\n' R T S:'EHLO client.test\r\n' \
 	R S:'AUTH LOGIN\r\n' R S:'*\r\n' R S:'MAIL FROM:<a@example.org>\r\n' R S:'QUIT\r\n' R)
@@ -121,7 +143,7 @@ plain_b64=$(printf '\0alice@backend.test\0s3cret-Pw' | base64 -w0)
 pw_b64=$(printf 's3cret-Pw' | base64 -w0)
 for secret in s3cret-Pw "$plain_b64" "$pw_b64" "${plain_b64:0:20}"; do
 	check_not_contains "the password is not in postern's log (${secret:0:6}...)" \
-		"$(cat "$px_log")" "$secret"
+		"$(cat "$px_log" "$plainauth_log")" "$secret"
 done
 
 it_done
