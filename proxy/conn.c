@@ -164,7 +164,7 @@ conn_tls_cipher(const struct conn *c)
 
 /* Why TLS failed: a certificate check, OpenSSL's error queue, or the system's. */
 static void
-tls_set_error(struct conn *c)
+tls_set_error(struct conn *c, int ssl_error)
 {
 	long verify = SSL_get_verify_result(c->ssl);
 
@@ -173,7 +173,8 @@ tls_set_error(struct conn *c)
 		         X509_verify_cert_error_string(verify));
 	else if (ERR_peek_error() == 0)
 		snprintf(c->error, sizeof(c->error), "%s",
-		         errno ? strerror(errno) : "connection closed during TLS");
+		         ssl_error == SSL_ERROR_SYSCALL && errno ? strerror(errno)
+		                                                 : "connection closed during TLS");
 	else
 		tls_error_text(c->error, sizeof(c->error));
 }
@@ -210,6 +211,7 @@ tls_begin(struct conn *c)
 static void
 tls_handshake(struct conn *c)
 {
+	errno = 0; /* SSL_ERROR_SYSCALL with errno 0 is the peer closing */
 	int r = SSL_do_handshake(c->ssl);
 
 	if (r == 1) {
@@ -239,7 +241,7 @@ tls_handshake(struct conn *c)
 		}
 		return;
 	}
-	tls_set_error(c);
+	tls_set_error(c, e);
 	event_del(&c->wev);
 	c->writing = 0;
 	read_ended(c, CONN_ERROR);
@@ -260,6 +262,7 @@ write_some(struct conn *c)
 
 	if (len > CONN_TLS_RECORD)
 		len = CONN_TLS_RECORD;
+	errno = 0;
 	int n = SSL_write(c->ssl, evbuffer_pullup(c->out, (ev_ssize_t)len), (int)len);
 
 	if (n > 0) {
@@ -274,7 +277,7 @@ write_some(struct conn *c)
 		c->write_wants_read = 1;
 		return 0;
 	}
-	tls_set_error(c);
+	tls_set_error(c, e);
 	return -1;
 }
 
@@ -500,6 +503,7 @@ tls_read(struct conn *c)
 
 	if (evbuffer_reserve_space(c->in, (ev_ssize_t)want, &vec, 1) < 1)
 		abort();
+	errno = 0;
 	int n = SSL_read(c->ssl, vec.iov_base, (int)(vec.iov_len < want ? vec.iov_len : want));
 
 	if (n > 0) {
@@ -527,7 +531,7 @@ tls_read(struct conn *c)
 		read_ended(c, CONN_EOF);
 		return;
 	default:
-		tls_set_error(c);
+		tls_set_error(c, e);
 		read_ended(c, CONN_ERROR);
 		return;
 	}

@@ -28,6 +28,8 @@
  *	IPv4 or IPv6 (or UNSPEC), and a length of at most PROXY_PROTO_V2_MAX;
  *	TLVs after the addresses are skipped. UDP and UNIX families are BAD: an
  *	SMTP listener has no use for them.
+ * DIAGNOSTICS
+ *	None: a pure function; the caller logs header->error.
  */
 #ifndef POSTERN_PROXY_PROTO_H
 #define POSTERN_PROXY_PROTO_H

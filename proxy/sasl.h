@@ -13,6 +13,8 @@
  *	an empty or undecodable response, or a name that is not printable or
  *	does not fit. The decoded octets (PLAIN's password among them) are
  *	wiped before it returns; nothing is logged.
+ * DIAGNOSTICS
+ *	None: the caller logs the name only after the backend said 235.
  */
 #ifndef POSTERN_SASL_H
 #define POSTERN_SASL_H

@@ -720,12 +720,12 @@ process_input(struct session *s)
 		}
 		const char *line = (const char *)evbuffer_pullup(in, (ssize_t)(n + eol_len));
 
-		if (s->state == S_AUTH && memchr(line, '\r', n) == NULL)
-			auth_input(s, line, n);
-		else if (s->state == S_AUTH)
-			auth_input(s, "*", 1);
-		else
+		if (s->state != S_AUTH)
 			dispatch(s, line, n);
+		else if (memchr(line, '\r', n) == NULL)
+			auth_input(s, line, n);
+		else /* a bare CR is no base64, and could split the line at the backend */
+			auth_input(s, "*", 1);
 		evbuffer_drain(in, n + eol_len);
 	}
 }
