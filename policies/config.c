@@ -142,6 +142,7 @@ static const struct field listen_fields[] = {
          .aux = offsetof(struct config_listen, addr),
          .required = 1},
         {LOAD("tls", load_listen_tls)},
+        {.key = "auth", .type = F_BOOL, LISTEN(auth)},
         {.key = "proxy_protocol", .type = F_BOOL, LISTEN(proxy_protocol)},
         {LOAD("proxy_from", load_proxy_from)},
         {.key = NULL},
@@ -646,6 +647,7 @@ add_listen(struct config *cfg)
 {
 	cfg->listen = xrealloc(cfg->listen, (cfg->nlisten + 1) * sizeof(*cfg->listen));
 	memset(&cfg->listen[cfg->nlisten], 0, sizeof(*cfg->listen));
+	cfg->listen[cfg->nlisten].auth = 1;
 	cfg->nlisten++;
 }
 

@@ -65,6 +65,7 @@ struct config_listen {
 	char *text; /* as written, for logs */
 	struct netaddr addr;
 	struct config_tls tls;
+	int auth;                /* relay AUTH here (default 1; 0 on an MX-only port) */
 	int proxy_protocol;      /* a PROXY v1/v2 header comes first */
 	struct cidr *proxy_from; /* the load balancers allowed to send it */
 	size_t nproxy_from;

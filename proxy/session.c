@@ -423,11 +423,12 @@ tls_ready(struct session *s)
 	session_process(s);
 }
 
-/* AUTH is relayed: the backend must offer it, and over plaintext only if allowed. */
+/* AUTH is relayed: the listener and the backend must offer it, over plaintext only if allowed. */
 static int
 auth_offered(const struct session *s)
 {
-	return s->server->backend_caps_known && (s->server->backend_caps.flags & CAP_AUTH) &&
+	return s->listen->auth && s->server->backend_caps_known &&
+	       (s->server->backend_caps.flags & CAP_AUTH) &&
 	       s->server->backend_caps.auth_mechs[0] != '\0' &&
 	       (conn_tls_version(s->conn) != NULL || s->cfg->auth_over_plaintext);
 }

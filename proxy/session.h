@@ -16,8 +16,9 @@
  *	On a proxy_protocol listener the PROXY header comes first and gives
  *	the client's address; on an implicit TLS listener the handshake comes
  *	(after that header) before the greeting. STARTTLS is offered where the
- *	listener has TLS, until TLS is on; AUTH where the backend offers it,
- *	over TLS only unless smtp.auth_over_plaintext.
+ *	listener has TLS, until TLS is on; AUTH where the backend offers it
+ *	and the listener does not say auth: false, over TLS only unless
+ *	smtp.auth_over_plaintext.
  *
  *	session_shutdown() ends a session at server shutdown: 421, then close.
  * DIAGNOSTICS

@@ -114,9 +114,13 @@ check_match "465: message queued at Postfix" "$out" "^<~  250 2\.0\.0 Ok: [0-9]+
 
 # smtp.auth_over_plaintext: AUTH without TLS (a trusted network).
 plain_port=$(free_port)
+noauth_port=$(free_port)
 cat >"$T/plain.yaml" <<EOF
 hostname: postern.test
-listen: [ 127.0.0.1:$plain_port ]
+listen:
+  - 127.0.0.1:$plain_port
+  - address: 127.0.0.1:$noauth_port
+    auth: false
 backend: { address: 127.0.0.1:$pf_port }
 smtp: { auth_over_plaintext: true }
 EOF
@@ -125,6 +129,11 @@ wait_until 10 grep -q 'event=backend_probe.*status=ok' "$plainauth_log"
 out=$(auth "$plain_port" LOGIN s3cret-Pw)
 check_contains "auth_over_plaintext: AUTH offered without TLS" "$out" "<-  250-AUTH PLAIN LOGIN"
 check_contains "auth_over_plaintext: 235" "$out" "<-  235 2.7.0 Authentication successful"
+wait_port "$noauth_port" "$plainauth_pid"
+out=$(smtp "$noauth_port" R S:'EHLO client.test\r\n' R S:'AUTH PLAIN AGFsaWNlAHB3\r\n' R \
+	S:'QUIT\r\n' R)
+check_not_contains "listen auth: false: AUTH not offered" "$out" "AUTH"
+check_contains "listen auth: false: AUTH refused" "$out" "502 5.5.1 Error: command not implemented"
 
 # "*" aborts the exchange; the backend's 501 comes back.
 out=$(smtp "$px_port" R S:'EHLO client.test\r\n' R S:'STARTTLS\r\n' R T S:'EHLO client.test\r\n' \

@@ -16,6 +16,7 @@ listen:
     tls: { cert: $T/pki/server.pem, key: $T/pki/server.key, implicit: true }
     proxy_protocol: true
     proxy_from: [ 127.0.0.1/32, "::1" ]
+    auth: false
 backend:
   address: 127.0.0.1:10025
   xclient: xforward

@@ -172,6 +172,7 @@ START_TEST(test_embedded_names_every_key)
 	        "ca_file:",
 	        "verify_name:",
 	        "auth_over_plaintext:",
+	        "auth:",
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -706,6 +707,7 @@ START_TEST(test_tls_and_proxy)
 	                                  "    tls: { cert: /dev/null, key: /dev/null, chain: "
 	                                  "/dev/null, implicit: true }\n"
 	                                  "    proxy_protocol: true\n"
+	                                  "    auth: false\n"
 	                                  "    proxy_from: [ 127.0.0.2, 10.0.0.0/8, \"::1\" ]\n"
 	                                  "backend:\n"
 	                                  "  tls: required\n"
@@ -721,6 +723,8 @@ START_TEST(test_tls_and_proxy)
 	ck_assert_int_eq(cfg->listen[0].tls.pos.line, 3);
 	ck_assert_int_eq(cfg->listen[0].tls.pos.column, 10);
 	ck_assert_int_eq(cfg->listen[0].proxy_protocol, 0);
+	ck_assert_int_eq(cfg->listen[0].auth, 1);
+	ck_assert_int_eq(cfg->listen[1].auth, 0);
 	ck_assert_int_eq(cfg->listen[1].tls.implicit, 1);
 	ck_assert_str_eq(cfg->listen[1].tls.chain, "/dev/null");
 	ck_assert_int_eq(cfg->listen[1].proxy_protocol, 1);
