@@ -86,11 +86,13 @@ check_contains "PROXY v2 then TLS: TLS after the header" "$out" "<TLS TLSv1.3>"
 check_contains "PROXY v2 then TLS: greeting over TLS" "$out" "220 postern.test ESMTP postern"
 
 # max_sessions_per_client counts the real client (2), not HAProxy.
-SMTP_BIND=127.0.0.5 smtp "$hp_v2" R Z:4 >/dev/null &
+seen() { grep -c 'event=proxy .*client=127\.0\.0\.5:' "$px_log"; }
+before=$(seen)
+SMTP_BIND=127.0.0.5 smtp "$hp_v2" R Z:8 >/dev/null &
 a=$!
-SMTP_BIND=127.0.0.5 smtp "$hp_v2" R Z:4 >/dev/null &
+SMTP_BIND=127.0.0.5 smtp "$hp_v2" R Z:8 >/dev/null &
 b=$!
-sleep 1
+check_true "two sessions of 127.0.0.5 behind HAProxy" wait_until 10 eval '[ "$(seen)" -ge $((before + 2)) ]'
 out=$(SMTP_BIND=127.0.0.5 smtp "$hp_v2" R)
 check_contains "third session of one client behind HAProxy: 421" "$out" "421 4.7.0"
 out=$(SMTP_BIND=127.0.0.6 smtp "$hp_v2" R S:'QUIT\r\n' R)
