@@ -415,7 +415,10 @@ tls_ready(struct session *s)
 	free(s->helo);
 	s->helo = NULL;
 	s->esmtp = 0;
-	/* The backend heard the old HELO: a new session's XCLIENT tells it the new one. */
+	s->authenticated = 0;
+	free(s->auth_user);
+	s->auth_user = NULL;
+	/* The backend heard the old HELO (and login): a fresh XCLIENT tells it the new one. */
 	server_backend_give(s->server, s->backend);
 	s->backend = NULL;
 	if (!s->greeted)

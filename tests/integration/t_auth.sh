@@ -129,6 +129,11 @@ wait_until 10 grep -q 'event=backend_probe.*status=ok' "$plainauth_log"
 out=$(auth "$plain_port" LOGIN s3cret-Pw)
 check_contains "auth_over_plaintext: AUTH offered without TLS" "$out" "<-  250-AUTH PLAIN LOGIN"
 check_contains "auth_over_plaintext: 235" "$out" "<-  235 2.7.0 Authentication successful"
+# STARTTLS is not offered there (no tls:); over plaintext, a second AUTH is refused.
+out=$(smtp "$plain_port" R S:'EHLO client.test\r\n' R S:'AUTH PLAIN AGFsaWNlQGJhY2tlbmQudGVzdABzM2NyZXQtUHc=\r\n' R \
+	S:'AUTH PLAIN AGFsaWNlQGJhY2tlbmQudGVzdABzM2NyZXQtUHc=\r\n' R S:'QUIT\r\n' R)
+check_contains "AUTH with an initial response: 235" "$out" "235 2.7.0 Authentication successful"
+check_contains "AUTH again: 503" "$out" "503 5.5.1 Error: already authenticated"
 wait_port "$noauth_port" "$plainauth_pid"
 out=$(smtp "$noauth_port" R S:'EHLO client.test\r\n' R S:'AUTH PLAIN AGFsaWNlAHB3\r\n' R \
 	S:'QUIT\r\n' R)
