@@ -48,6 +48,15 @@ check_match "Postfix saw TLS from postern" "$(cat "$pf_log")" \
 check_match "Postfix learned the client by XCLIENT over TLS" "$(cat "$pf_log")" \
 	'client=.*127\.0\.0\.1'
 
+# A 5 MB message over the backend's TLS (one BDAT: Postfix offers CHUNKING), written as
+# the TLS socket drains.
+"$PYTHON" "$SMTPTOOL" genmsg --size 5000000 --seed 3 --dots >"$T/big"
+out=$(SMTP_TIMEOUT=60 smtp "$req_port" R S:'EHLO client.test\r\n' R \
+	S:'MAIL FROM:<big@example.org>\r\n' R S:'RCPT TO:<user@backend.test>\r\n' R \
+	S:'DATA\r\n' R "D:$T/big" R S:'QUIT\r\n' R)
+check_match "5 MB over TLS to Postfix: queued" "$out" '^250 2\.0\.0 Ok: [0-9]+ bytes queued'
+check_eq "5 MB over TLS: Postfix holds two messages" 2 "$(postfix_queue_ids pf | wc -l)"
+
 backend_px opp "$plain_port" opportunistic
 out=$(send "$opp_port")
 check_contains "opportunistic, no STARTTLS: delivered in plaintext" "$out" "<-  250 "
@@ -86,6 +95,6 @@ out=$(send "$wrongname_port")
 check_contains "required, certificate for another name: 451" "$out" "<** 451 4.4.1"
 check_match "certificate for another name: logged" "$(cat "$wrongname_log")" \
 	'reason="TLS: certificate verification failed: [^"]*hostname mismatch'
-check_eq "wrong name: Postfix got no second message" 1 "$(postfix_queue_ids pf | wc -l)"
+check_eq "wrong name: Postfix got no third message" 2 "$(postfix_queue_ids pf | wc -l)"
 
 it_done

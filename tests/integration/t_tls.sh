@@ -43,6 +43,16 @@ check_match "transaction log: tls version and cipher" "$(cat "$px_log")" \
 check_match "event=tls logged" "$(cat "$px_log")" \
 	'event=tls session=[0-9a-f]+ client=127\.0\.0\.1:[0-9]+ version=TLSv1\.[23] cipher='
 
+# A 5 MB message over TLS (records, SSL_pending, partial writes) arrives intact.
+"$PYTHON" "$SMTPTOOL" genmsg --size 5000000 --seed 7 --dots >"$T/big"
+out=$(SMTP_TIMEOUT=60 smtp "$p_starttls" R S:'EHLO client.test\r\n' R S:'STARTTLS\r\n' R T \
+	S:'EHLO client.test\r\n' R S:'MAIL FROM:<big@client.test>\r\n' R \
+	S:'RCPT TO:<rcpt@sink.test>\r\n' R S:'DATA\r\n' R "D:$T/big" R S:'QUIT\r\n' R)
+check_match "5 MB over TLS: accepted" "$out" '^250 2\.0\.0 Ok$'
+wait_until 10 test "$(sink_count sink)" -ge 2
+check_contains "5 MB over TLS: intact at the sink" "$(sink_digest sink)" \
+	"$(digest "$T/big" "<big@client.test>") 1"
+
 # openssl s_client verifies the chain and name; EHLO after TLS has no STARTTLS.
 out=$( (printf 'EHLO client.test\r\n'; sleep 1; printf 'QUIT\r\n'; sleep 0.5) |
 	timeout 20 openssl s_client -starttls smtp -connect "127.0.0.1:$p_starttls" -crlf \
@@ -83,7 +93,7 @@ out=$(timeout 30 swaks --tlsc -s 127.0.0.1 -p "$p_implicit" --ehlo client.test \
 check_eq "swaks --tlsc: exit 0" 0 $?
 check_contains "swaks --tlsc: TLS first" "$out" "=== TLS started with cipher TLSv1."
 check_contains "swaks --tlsc: greeting over TLS" "$out" "<~  220 postern.test ESMTP postern"
-check_eq "swaks --tlsc: second message at the sink" 2 "$(sink_count sink)"
+check_eq "swaks --tlsc: third message at the sink" 3 "$(sink_count sink)"
 out=$(SMTP_TIMEOUT=2 smtp "$p_implicit" R)
 check_not_contains "implicit TLS: no plaintext greeting" "$out" "220"
 
