@@ -16,11 +16,12 @@
  *	unchanged. An RSET is owed to the backend only when it still holds a
  *	transaction, and is sent lazily before the next MAIL.
  *
- *	STARTTLS is answered by postern; TLS starts once that reply is out,
- *	and what the client sent after the command is thrown away unread
- *	(conn_start_tls). AUTH opens the backend connection early: the AUTH
- *	line and every response to a 334 go to the backend verbatim and its
- *	replies come back unchanged, so the backend alone authenticates.
+ *	STARTTLS is answered by postern (session_front.c); TLS starts here once
+ *	that reply is out, and what the client sent after the command is
+ *	thrown away unread (conn_start_tls). AUTH (session_auth.c) opens the
+ *	backend connection early: the AUTH line and every response to a 334 go
+ *	to the backend verbatim and its replies come back unchanged, so the
+ *	backend alone authenticates.
  * DIAGNOSTICS
  *	See session.h.
  */
@@ -41,8 +42,6 @@
 #include "proxy/backend.h"
 #include "proxy/caps.h"
 #include "proxy/conn.h"
-#include "proxy/proxy_proto.h"
-#include "proxy/sasl.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
 #include "proxy/session_int.h"
@@ -56,25 +55,13 @@
 /* A client that sends commands but reads no replies is not served further. */
 #define SESSION_OUTPUT_MAX (64 * 1024)
 
-typedef void command_fn(struct session *s, const struct smtp_cmd *cmd, const char *line,
-                        size_t len);
-
 static void session_readcb(struct conn *conn, void *arg);
 static void session_drainedcb(struct conn *conn, void *arg);
 static void session_eventcb(struct conn *conn, int what, void *arg);
 static void session_process(struct session *s);
 static void process_input(struct session *s);
-static void session_backend_done(void *arg, enum backend_status status, int code,
-                                 struct evbuffer *reply);
-static void protocol_error(struct session *s, const char *reply);
-static void session_start(struct session *s);
-static void proxy_input(struct session *s);
-static void tls_ready(struct session *s);
-static void auth_input(struct session *s, const char *line, size_t len);
-static void auth_replied(struct session *s, int code);
-static int auth_offered(const struct session *s);
 static command_fn cmd_helo, cmd_mail, cmd_rcpt, cmd_data, cmd_bdat, cmd_rset, cmd_noop, cmd_quit,
-        cmd_starttls, cmd_auth, cmd_not_implemented;
+        cmd_not_implemented;
 
 static const struct conn_callbacks session_callbacks = {
         .readable = session_readcb,
@@ -99,8 +86,8 @@ static const struct {
         {SMTP_VRFY, 0, cmd_not_implemented},
         {SMTP_EXPN, 0, cmd_not_implemented},
         {SMTP_HELP, 0, cmd_not_implemented},
-        {SMTP_STARTTLS, 0, cmd_starttls},
-        {SMTP_AUTH, 1, cmd_auth},
+        {SMTP_STARTTLS, 0, session_cmd_starttls},
+        {SMTP_AUTH, 1, session_cmd_auth},
         {SMTP_XCLIENT, 0, cmd_not_implemented},
         {SMTP_XFORWARD, 0, cmd_not_implemented},
 };
@@ -132,68 +119,6 @@ session_new(struct server *server, struct config *lcfg, size_t index, int fd,
 	}
 	session_start(s);
 	return s;
-}
-
-/* Implicit TLS first, then the greeting. */
-static void
-session_start(struct session *s)
-{
-	if (s->listen->tls.implicit && conn_tls_version(s->conn) == NULL) {
-		s->wait = W_TLS;
-		conn_start_tls(s->conn, tls_listener_ssl(s->lcfg, s->listen_index));
-		return;
-	}
-	s->greeted = 1;
-	session_replyf(s, "220 %s ESMTP postern\r\n", s->cfg->hostname);
-	conn_flush(s->conn);
-}
-
-/* The session ends without a word (a bad PROXY header: the peer is no SMTP client). */
-static void
-session_drop(struct session *s)
-{
-	s->state = S_CLOSING;
-	conn_read(s->conn, 0);
-	conn_when_drained(s->conn);
-}
-
-static void
-proxy_input(struct session *s)
-{
-	struct evbuffer *in = conn_input(s->conn);
-	size_t len = evbuffer_get_length(in);
-	struct proxy_proto_header h;
-	enum proxy_proto_status st = proxy_proto_parse(evbuffer_pullup(in, -1), len, &h);
-	char peer[INET6_ADDRSTRLEN + 8];
-
-	if (st == PROXY_PROTO_MORE) {
-		conn_set_read_max(s->conn, h.need - len);
-		return;
-	}
-	snprintf(peer, sizeof(peer), "%s:%d", s->ip, s->port);
-	if (st == PROXY_PROTO_BAD) {
-		log_warn("event=proxy_refused session=%lx peer=%s reason=\"%s\"", s->id, peer,
-		         h.error);
-		session_drop(s);
-		return;
-	}
-	evbuffer_drain(in, h.length);
-	conn_set_read_max(s->conn, 0);
-	if (!h.local) {
-		netaddr_ip((const struct sockaddr *)&h.src, s->ip, sizeof(s->ip));
-		s->port = netaddr_port((const struct sockaddr *)&h.src);
-	}
-	log_info("event=proxy session=%lx peer=%s client=%s:%d version=%d%s", s->id, peer, s->ip,
-	         s->port, h.version, h.local ? " local=yes" : "");
-	s->wait = W_NONE;
-	if (server_admit_client(s->server, s) < 0) {
-		log_info("event=refused client=%s reason=\"limits.max_sessions_per_client\"",
-		         s->ip);
-		session_close_after(s, "421 4.7.0 %s Error: too many connections\r\n",
-		                    s->cfg->hostname);
-		return;
-	}
-	session_start(s);
 }
 
 void
@@ -312,8 +237,8 @@ session_log_transaction(struct session *s, int status, const char *reply, size_t
 	         log_quote(quoted, sizeof(quoted), reply, first), secs, facts, decision);
 }
 
-static void
-protocol_error(struct session *s, const char *reply)
+void
+session_protocol_error(struct session *s, const char *reply)
 {
 	session_reply(s, reply);
 	if (++s->errors >= s->cfg->limits.max_errors && s->cfg->limits.max_errors > 0) {
@@ -326,7 +251,7 @@ protocol_error(struct session *s, const char *reply)
 static void
 cmd_not_implemented(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t len)
 {
-	protocol_error(s, "502 5.5.1 Error: command not implemented\r\n");
+	session_protocol_error(s, "502 5.5.1 Error: command not implemented\r\n");
 }
 
 static void
@@ -359,8 +284,9 @@ cmd_helo(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 	while (n > 0 && arg[n - 1] == ' ')
 		n--;
 	if (n == 0) {
-		protocol_error(s, cmd->verb == SMTP_EHLO ? "501 5.5.4 Syntax: EHLO hostname\r\n"
-		                                         : "501 5.5.4 Syntax: HELO hostname\r\n");
+		session_protocol_error(s, cmd->verb == SMTP_EHLO
+		                                  ? "501 5.5.4 Syntax: EHLO hostname\r\n"
+		                                  : "501 5.5.4 Syntax: HELO hostname\r\n");
 		return;
 	}
 	/* HELO/EHLO ends any transaction (RFC 5321 4.1.4). */
@@ -378,151 +304,12 @@ cmd_helo(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 	struct caps_front front = {
 	        .starttls = tls_listener_offers(s->lcfg, s->listen_index) &&
 	                    conn_tls_version(s->conn) == NULL,
-	        .auth_mechs = auth_offered(s) ? s->server->backend_caps.auth_mechs : NULL,
+	        .auth_mechs = session_auth_offered(s) ? s->server->backend_caps.auth_mechs : NULL,
 	};
 
 	caps_front_ehlo(s->server->backend_caps_known ? &s->server->backend_caps : &none,
 	                s->cfg->limits.max_message_size, s->cfg->hostname, &front,
 	                conn_output(s->conn));
-}
-
-static void
-cmd_starttls(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t len)
-{
-	if (!tls_listener_offers(s->lcfg, s->listen_index))
-		protocol_error(s, "502 5.5.1 Error: command not implemented\r\n");
-	else if (conn_tls_version(s->conn) != NULL)
-		protocol_error(s, "554 5.5.1 Error: TLS already active\r\n");
-	else if (cmd->args_len > 0)
-		protocol_error(s, "501 5.5.4 Syntax: STARTTLS\r\n");
-	else if (s->tx != NULL)
-		protocol_error(s, "503 5.5.1 Error: MAIL transaction in progress\r\n");
-	else {
-		session_reply(s, "220 2.0.0 Ready to start TLS\r\n");
-		/* Nothing more is read: session_process() starts TLS once this line is done. */
-		s->wait = W_TLS;
-		s->tls_start = 1;
-	}
-}
-
-static void
-tls_ready(struct session *s)
-{
-	s->wait = W_NONE;
-	log_info("event=tls session=%lx client=%s:%d version=%s cipher=%s", s->id, s->ip, s->port,
-	         conn_tls_version(s->conn), conn_tls_cipher(s->conn));
-	/* RFC 3207 4.2: all knowledge obtained from the client before TLS is discarded. */
-	free(s->helo);
-	s->helo = NULL;
-	s->esmtp = 0;
-	s->authenticated = 0;
-	free(s->auth_user);
-	s->auth_user = NULL;
-	/* The backend heard the old HELO (and login): a fresh XCLIENT tells it the new one. */
-	server_backend_give(s->server, s->backend);
-	s->backend = NULL;
-	if (!s->greeted)
-		session_start(s);
-	session_process(s);
-}
-
-/* AUTH is relayed: the listener and the backend must offer it, over plaintext only if allowed. */
-static int
-auth_offered(const struct session *s)
-{
-	return s->listen->auth && s->server->backend_caps_known &&
-	       (s->server->backend_caps.flags & CAP_AUTH) &&
-	       s->server->backend_caps.auth_mechs[0] != '\0' &&
-	       (conn_tls_version(s->conn) != NULL || s->cfg->auth_over_plaintext);
-}
-
-/* The authentication identity, guessed from the first response; confirmed by 235. */
-static void
-auth_guess(struct session *s, const char *response, size_t len)
-{
-	char user[256];
-
-	s->auth_first = 0;
-	free(s->auth_guess);
-	s->auth_guess = NULL;
-	if (sasl_user(s->auth_mech, response, len, user, sizeof(user)) == 0)
-		s->auth_guess = xstrdup(user);
-}
-
-static void
-cmd_auth(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t len)
-{
-	const char *args = cmd->args, *end = cmd->args + cmd->args_len;
-	const char *sp = memchr(args, ' ', cmd->args_len);
-	size_t mech_len = sp ? (size_t)(sp - args) : cmd->args_len;
-
-	if (!auth_offered(s)) {
-		if (conn_tls_version(s->conn) == NULL &&
-		    tls_listener_offers(s->lcfg, s->listen_index) &&
-		    (s->server->backend_caps.flags & CAP_AUTH))
-			protocol_error(s, "530 5.7.0 Must issue a STARTTLS command first\r\n");
-		else
-			protocol_error(s, "502 5.5.1 Error: command not implemented\r\n");
-		return;
-	}
-	if (s->authenticated) {
-		protocol_error(s, "503 5.5.1 Error: already authenticated\r\n");
-		return;
-	}
-	if (s->tx != NULL) {
-		protocol_error(s, "503 5.5.1 Error: MAIL transaction in progress\r\n");
-		return;
-	}
-	if (mech_len == 0 || mech_len >= sizeof(s->auth_mech)) {
-		protocol_error(s, "501 5.5.4 Syntax: AUTH mechanism\r\n");
-		return;
-	}
-	memcpy(s->auth_mech, args, mech_len);
-	s->auth_mech[mech_len] = '\0';
-	s->auth_first = 1;
-	if (sp != NULL)
-		auth_guess(s, sp + 1, (size_t)(end - sp - 1));
-	s->auth_line = xstrndup(line, len);
-	if (s->backend == NULL)
-		s->backend = server_backend_take(s->server, s->cfg, session_backend_done, s);
-	s->identity = (struct client_identity){
-	        .addr = s->ip, .port = s->port, .helo = s->helo, .esmtp = s->esmtp};
-	s->wait = W_AUTH;
-	backend_prepare(s->backend, &s->identity);
-}
-
-/* A client's response to 334, or "*": to the backend as it is, never logged. */
-static void
-auth_input(struct session *s, const char *line, size_t len)
-{
-	s->state = S_COMMAND;
-	s->wait = W_AUTH;
-	if (s->auth_first)
-		auth_guess(s, line, len);
-	backend_auth(s->backend, line, len);
-}
-
-static void
-auth_replied(struct session *s, int code)
-{
-	char user[300];
-
-	if (code == 334) {
-		s->state = S_AUTH;
-		return;
-	}
-	if (code == 235) {
-		s->authenticated = 1;
-		s->auth_user = s->auth_guess;
-		s->auth_guess = NULL;
-	}
-	log_info("event=auth session=%lx client=%s:%d mechanism=%s status=%d user=%s", s->id, s->ip,
-	         s->port, s->auth_mech, code,
-	         code == 235 && s->auth_user
-	                 ? log_quote(user, sizeof(user), s->auth_user, strlen(s->auth_user))
-	                 : "-");
-	free(s->auth_guess);
-	s->auth_guess = NULL;
 }
 
 /* The SIZE= a client declares may already tell us the message is too large. */
@@ -554,7 +341,7 @@ static void
 cmd_mail(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t len)
 {
 	if (s->tx != NULL) {
-		protocol_error(s, "503 5.5.1 Error: nested MAIL command\r\n");
+		session_protocol_error(s, "503 5.5.1 Error: nested MAIL command\r\n");
 		return;
 	}
 	if (declared_size_too_large(s, cmd)) {
@@ -581,7 +368,7 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 	struct transaction *tx = s->tx;
 
 	if (tx == NULL) {
-		protocol_error(s, "503 5.5.1 Error: need MAIL command\r\n");
+		session_protocol_error(s, "503 5.5.1 Error: need MAIL command\r\n");
 		return;
 	}
 	if (tx->nrcpt >= s->cfg->limits.max_recipients) {
@@ -600,13 +387,13 @@ cmd_data(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 	struct transaction *tx = s->tx;
 
 	if (cmd->args_len > 0)
-		protocol_error(s, "501 5.5.4 Syntax: DATA\r\n");
+		session_protocol_error(s, "501 5.5.4 Syntax: DATA\r\n");
 	else if (tx == NULL)
-		protocol_error(s, "503 5.5.1 Error: need MAIL command\r\n");
+		session_protocol_error(s, "503 5.5.1 Error: need MAIL command\r\n");
 	else if (tx->bdat_used)
-		protocol_error(s, "503 5.5.1 Error: DATA after BDAT\r\n");
+		session_protocol_error(s, "503 5.5.1 Error: DATA after BDAT\r\n");
 	else if (tx->nrcpt_tried == 0)
-		protocol_error(s, "503 5.5.1 Error: need RCPT command\r\n");
+		session_protocol_error(s, "503 5.5.1 Error: need RCPT command\r\n");
 	else if (tx->nrcpt == 0)
 		session_reply(s, "554 5.5.1 Error: no valid recipients\r\n");
 	else
@@ -629,24 +416,24 @@ dispatch(struct session *s, const char *line, size_t len)
 
 	/* A CR inside a command could end it early at a backend that splits on CR. */
 	if (memchr(line, '\r', len) != NULL) {
-		protocol_error(s, "500 5.5.2 Error: bare <CR> received\r\n");
+		session_protocol_error(s, "500 5.5.2 Error: bare <CR> received\r\n");
 		return;
 	}
 	st = smtp_cmd_parse(line, len, &cmd);
 	if (st != SMTP_CMD_OK) {
-		protocol_error(s, smtp_cmd_error_reply(st, cmd.verb));
+		session_protocol_error(s, smtp_cmd_error_reply(st, cmd.verb));
 		return;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (commands[i].verb != cmd.verb)
 			continue;
 		if (commands[i].needs_helo && s->helo == NULL)
-			protocol_error(s, "503 5.5.1 Error: send HELO/EHLO first\r\n");
+			session_protocol_error(s, "503 5.5.1 Error: send HELO/EHLO first\r\n");
 		else
 			commands[i].proceed(s, &cmd, line, len);
 		return;
 	}
-	protocol_error(s, "500 5.5.2 Error: command not recognized\r\n");
+	session_protocol_error(s, "500 5.5.2 Error: command not recognized\r\n");
 }
 
 /*
@@ -666,7 +453,7 @@ session_process(struct session *s)
 	if (s->processing)
 		return;
 	if (s->wait == W_PROXY) {
-		proxy_input(s);
+		session_proxy_input(s);
 		return;
 	}
 	s->processing = 1;
@@ -717,9 +504,9 @@ process_input(struct session *s)
 			evbuffer_drain(in, n + eol_len);
 			/* Mid-exchange the backend waits for an answer: the client's is "*". */
 			if (s->state == S_AUTH)
-				auth_input(s, "*", 1);
+				session_auth_input(s, "*", 1);
 			else
-				protocol_error(s, "500 5.5.2 Error: line too long\r\n");
+				session_protocol_error(s, "500 5.5.2 Error: line too long\r\n");
 			continue;
 		}
 		const char *line = (const char *)evbuffer_pullup(in, (ssize_t)(n + eol_len));
@@ -727,14 +514,14 @@ process_input(struct session *s)
 		if (s->state != S_AUTH)
 			dispatch(s, line, n);
 		else if (memchr(line, '\r', n) == NULL)
-			auth_input(s, line, n);
+			session_auth_input(s, line, n);
 		else /* a bare CR is no base64, and could split the line at the backend */
-			auth_input(s, "*", 1);
+			session_auth_input(s, "*", 1);
 		evbuffer_drain(in, n + eol_len);
 	}
 }
 
-static void
+void
 session_backend_done(void *arg, enum backend_status status, int code, struct evbuffer *reply)
 {
 	struct session *s = arg;
@@ -781,7 +568,7 @@ session_backend_done(void *arg, enum backend_status status, int code, struct evb
 			break;
 		}
 		if (wait == W_AUTH) {
-			auth_replied(s, code);
+			session_auth_replied(s, code);
 			evbuffer_add_buffer(conn_output(s->conn), reply);
 			break;
 		}
@@ -835,7 +622,7 @@ session_eventcb(struct conn *conn, int what, void *arg)
 	struct session *s = arg;
 
 	if (what == CONN_TLS_READY) {
-		tls_ready(s);
+		session_tls_ready(s);
 		return;
 	}
 	/* Before the greeting there is nobody to say 421 to. */

@@ -3,7 +3,8 @@
  *	session_int - what session.c and session_data.c share
  * DESCRIPTION
  *	session.c reads commands and relays the envelope; session_data.c
- *	receives the message (DATA or BDAT) and hands it to the backend. The
+ *	receives the message (DATA or BDAT) and hands it to the backend;
+ *	session_front.c does the PROXY header and TLS, session_auth.c AUTH. The
  *	session owns its transaction, the transaction owns its spool.
  */
 #ifndef POSTERN_SESSION_INT_H
@@ -17,6 +18,7 @@
 #include "proxy/header_reader.h"
 #include "proxy/smtp_cmd.h"
 #include "filters/filter.h"
+#include "proxy/backend.h"
 #include "proxy/xclient.h"
 
 struct conn;
@@ -110,8 +112,13 @@ struct session {
 	char ip[INET6_ADDRSTRLEN]; /* the client: the TCP peer, or the PROXY header's source */
 };
 
+typedef void command_fn(struct session *s, const struct smtp_cmd *cmd, const char *line,
+                        size_t len);
+
 /* session.c */
 void session_continue(struct session *s);
+void session_protocol_error(struct session *s, const char *reply);
+void session_backend_done(void *arg, enum backend_status status, int code, struct evbuffer *reply);
 void session_reply(struct session *s, const char *reply);
 void session_replyf(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void session_close_after(struct session *s, const char *fmt, ...)
@@ -129,6 +136,18 @@ void session_filter_eom(struct session *s);
 void session_filter_end(struct session *s);
 void session_filter_quarantine_step(struct session *s, int code, struct evbuffer *reply);
 size_t session_filter_log(const struct session *s, char *buf, size_t size);
+
+/* session_front.c */
+void session_start(struct session *s);
+void session_proxy_input(struct session *s);
+void session_tls_ready(struct session *s);
+command_fn session_cmd_starttls;
+
+/* session_auth.c */
+int session_auth_offered(const struct session *s);
+command_fn session_cmd_auth;
+void session_auth_input(struct session *s, const char *line, size_t len);
+void session_auth_replied(struct session *s, int code);
 
 /* session_data.c */
 void session_data_begin(struct session *s);
