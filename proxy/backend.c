@@ -89,7 +89,8 @@ struct backend {
 	unsigned authenticated : 1; /* the backend said 235: this connection is the client's */
 	unsigned tls_on : 1;
 	unsigned tls_skipped : 1; /* opportunistic, and the backend has no STARTTLS */
-	unsigned tls_broken : 1;  /* opportunistic, and its handshake failed: plaintext */
+	unsigned
+	        tls_broken : 1; /* opportunistic, and STARTTLS or its handshake failed: plaintext */
 	unsigned stuffing : 1;
 	unsigned at_line_start : 1;
 	unsigned pending; /* XCLIENT/XFORWARD lines still to be answered */
@@ -158,12 +159,6 @@ backend_reusable(const struct backend *b)
 {
 	return b->conn != NULL && b->state == B_IDLE && !b->in_transaction && !b->sasl &&
 	       !b->authenticated;
-}
-
-const char *
-backend_tls_version(const struct backend *b)
-{
-	return b->conn != NULL ? conn_tls_version(b->conn) : NULL;
 }
 
 void

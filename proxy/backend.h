@@ -8,7 +8,6 @@
  *	backend_message(backend, headers, spool, skip)
  *	backend_in_transaction(backend), backend_reusable(backend)
  *	backend_rebind(backend, done, arg)
- *	backend_tls_version(backend)
  * DESCRIPTION
  *	A backend belongs to one session (or to the capability probe) and does
  *	one thing at a time; every operation ends with one call of done(arg,
@@ -40,8 +39,7 @@
  *	until it ends: after 334 (the answer is awaited; no keepalive, no
  *	idle close) and after 235 (authenticated: never pooled, kept alive
  *	with NOOP like a transaction). The lines are never logged.
- *
- *	backend_tls_version() is the TLS version towards the backend, or NULL.
+
  *
  *	backend_message() sends headers (CRLF lines postern adds, or a whole
  *	rewritten header block; may be NULL; it is emptied) and then the spooled
@@ -90,7 +88,6 @@ void backend_free(struct backend *backend);
 void backend_prepare(struct backend *backend, const struct client_identity *client);
 void backend_command(struct backend *backend, const char *line, size_t len);
 void backend_auth(struct backend *backend, const char *line, size_t len);
-const char *backend_tls_version(const struct backend *backend);
 void backend_message(struct backend *backend, struct evbuffer *headers, struct spool *spool,
                      size_t skip);
 int backend_in_transaction(const struct backend *backend);
