@@ -105,6 +105,19 @@ wait_until 10 grep -q 'event=reload status=ok' "$px_log"
 out=$(timeout 20 openssl s_client -starttls smtp -connect "127.0.0.1:$p_starttls" \
 	</dev/null 2>&1)
 check_match "after SIGHUP: the new certificate" "$out" "subject=CN ?= ?renewed"
+# A reload whose key does not fit is refused; the running certificate stays.
+cp "$T/px.yaml" "$T/px.good"
+sed -i "s|$T/pki/renewed\.key|$T/pki/server.key|" "$T/px.yaml"
+kill -HUP "$px_pid"
+check_true "SIGHUP with a wrong key: reload refused" \
+	wait_until 10 grep -q 'event=reload status=failed' "$px_log"
+check_match "SIGHUP with a wrong key: the reason on stderr" "$(cat "$px_log")" \
+	"px\.yaml:[0-9]+:[0-9]+: listen\.tls: key $T/pki/server\.key: .*key values mismatch"
+out=$(timeout 20 openssl s_client -starttls smtp -connect "127.0.0.1:$p_starttls" \
+	</dev/null 2>&1)
+check_match "after the refused reload: still the renewed certificate" "$out" \
+	"subject=CN ?= ?renewed"
+cp "$T/px.good" "$T/px.yaml"
 
 # postern -t names the key of a missing or wrong file.
 cat >"$T/bad.yaml" <<EOF
