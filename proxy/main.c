@@ -10,7 +10,8 @@
  *	the command line's overrides, and either checks it (-t) or runs the
  *	event loop in the foreground until SIGTERM/SIGINT. SIGHUP reloads the
  *	file: a good one is used by every session that starts afterwards, a bad
- *	one is logged and ignored. See postern(8).
+ *	one is logged and ignored; its TLS certificates and keys are read
+ *	again, so new sessions use the new ones. See postern(8).
  * DIAGNOSTICS
  *	Configuration errors as file:line:column: message on stderr, exit 1.
  */
@@ -26,6 +27,7 @@
 #include "policies/config.h"
 #include "proxy/explain.h"
 #include "proxy/server.h"
+#include "proxy/tls.h"
 
 struct options {
 	const char *file;
@@ -66,6 +68,9 @@ load(const struct options *opt)
 			break;
 	if (cfg != NULL && opt->backend != NULL)
 		config_set_backend(cfg, opt->backend, &diag);
+	/* Certificates are read with the file: -t checks them, a reload takes new ones. */
+	if (cfg != NULL && diag.n == 0)
+		tls_load(cfg, &diag);
 	if (diag.n > 0) {
 		print_diag(&diag);
 		config_diag_free(&diag);

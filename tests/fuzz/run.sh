@@ -25,7 +25,9 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1}
 
 status=0
-for target in smtp_cmd data_reader; do
+# Every target has its seed corpus in corpus/NAME: that list is the list of targets.
+for seeds in "$here"/corpus/*/; do
+	target=$(basename "$seeds")
 	bin=$dir/fuzz_$target
 	if [ ! -x "$bin" ]; then
 		echo "fuzz_$target: not built in $dir" >&2
@@ -36,7 +38,7 @@ for target in smtp_cmd data_reader; do
 	mkdir "$work/corpus"
 	echo "fuzz_$target: up to ${secs}s or $runs runs"
 	if "$bin" -max_total_time="$secs" -runs="$runs" -max_len=4096 -timeout=10 \
-		-artifact_prefix="$work/" "$work/corpus" "$here/corpus/$target" >"$work/log" 2>&1; then
+		-artifact_prefix="$work/" "$work/corpus" "$seeds" >"$work/log" 2>&1; then
 		grep -E '^#[0-9]+.*DONE' "$work/log" | tail -n 1 || true
 		rm -rf "$work"
 	else
