@@ -138,6 +138,7 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 	const struct policy *txp = NULL;
 	struct header_reader hr = {0};
 	int blocked = 0;
+	struct filter_session fsession = {0};
 
 	if (read_message(req->file, msg, out) < 0) {
 		evbuffer_free(msg);
@@ -149,7 +150,8 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 		ss.ss_family = AF_INET;
 	else if (inet_pton(AF_INET6, req->client_ip, &((struct sockaddr_in6 *)&ss)->sin6_addr))
 		ss.ss_family = AF_INET6;
-	r.txn = (struct filter_txn){.client_addr = req->client_ip,
+	r.txn = (struct filter_txn){.session = &fsession,
+	                            .client_addr = req->client_ip,
 	                            .helo = req->helo,
 	                            .mail_from = req->from,
 	                            .rcpts = req->rcpts,
@@ -219,7 +221,9 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 	} else if (!blocked) {
 		fprintf(out, "no recipient accepted: the message is not sent\n");
 	}
+	chain_notify(&r.txn, FILTER_CLOSE);
 	filter_txn_clear(&r.txn);
+	filter_session_end(&fsession);
 	header_reader_free(&hr);
 	evbuffer_free(msg);
 	worker_pool_free(r.env.workers);

@@ -103,9 +103,15 @@ session_new(struct server *server, int fd, const struct sockaddr *sa)
 	conn_set_timeout(s->conn, s->cfg->timeouts.client);
 	TAILQ_INSERT_TAIL(&server->sessions, s, entry);
 	log_debug("event=connect session=%lx client=%s:%d", s->id, s->ip, s->port);
-	session_replyf(s, "220 %s ESMTP postern\r\n", s->cfg->hostname);
+	session_filter_connect(s);
 	conn_flush(s->conn);
 	return s;
+}
+
+void
+session_greet(struct session *s)
+{
+	session_replyf(s, "220 %s ESMTP postern\r\n", s->cfg->hostname);
 }
 
 const char *
@@ -137,6 +143,7 @@ session_free(struct session *s)
 	if (s->tx != NULL)
 		session_log_transaction(s, 0, "abandoned", 9);
 	transaction_free(s);
+	session_filter_close(s);
 	server_backend_give(s->server, s->backend);
 	conn_free(s->conn);
 	log_debug("event=disconnect session=%lx client=%s:%d", s->id, s->ip, s->port);
@@ -276,6 +283,13 @@ cmd_helo(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 	free(s->helo);
 	s->helo = xstrndup(arg, n);
 	s->esmtp = cmd->verb == SMTP_EHLO;
+	session_filter_helo(s);
+}
+
+/* The HELO/EHLO reply, once the HELO stage let it through. */
+void
+session_helo_reply(struct session *s)
+{
 	if (!s->esmtp) {
 		session_replyf(s, "250 %s\r\n", s->cfg->hostname);
 		return;
@@ -511,8 +525,8 @@ session_backend_done(void *arg, enum backend_status status, int code, struct evb
 		int positive = code >= 200 && code < 300;
 
 		s->wait = W_NONE;
-		if (wait == W_QUARANTINE) {
-			session_filter_quarantine_step(s, code, reply);
+		if (wait == W_RESEND) {
+			session_filter_resend_step(s, code, reply);
 			break;
 		}
 		if (wait == W_MESSAGE) {

@@ -35,9 +35,9 @@ enum session_wait {
 	W_PREPARE, /* backend connecting / identifying before MAIL */
 	W_MAIL,
 	W_RCPT,
-	W_MESSAGE,    /* the message was sent; waiting for the final reply */
-	W_FILTER,     /* a filter chain stage is running */
-	W_QUARANTINE, /* re-sending the transaction to the quarantine mailbox */
+	W_MESSAGE, /* the message was sent; waiting for the final reply */
+	W_FILTER,  /* a filter chain stage is running */
+	W_RESEND,  /* re-sending the transaction: filters' envelope, quarantine mailbox */
 };
 
 struct transaction {
@@ -55,18 +55,24 @@ struct transaction {
 	struct client_identity identity; /* for the backend, while it prepares */
 	/* session_filter.c */
 	struct filter_txn ftxn;
-	struct chain *chain;
-	void (*filter_next)(struct session *s);
 	const struct policy *pre_policy;  /* chosen at MAIL, without a recipient */
 	const struct policy *policy;      /* the transaction's: its first recipient's */
 	const struct policy *rcpt_policy; /* the recipient being checked */
-	char *rcpt_cmd;                   /* the RCPT command waiting for its filters */
+	char *rcpt_cmd;       /* the RCPT command waiting for its filters, then its reply */
+	char **accepted_cmd;  /* the RCPT commands the backend accepted */
+	char **accepted_addr; /* and their addresses */
+	size_t naccepted;
+	int eom_done; /* the EOM stage ran: no ABORT notice */
 	size_t rcpt_first_finding;
 	struct header_reader hr; /* the header, parsed once, as the message streams */
 	int streaming;           /* a filter wants header fields and body chunks */
-	int quarantine_step;
-	struct evbuffer *quarantine_headers;
-	size_t quarantine_skip;
+	char **resend;           /* the commands that re-send the transaction, then the message */
+	size_t nresend, resend_step;
+	unsigned resend_rcpt_ok;
+	const char *resend_why; /* "quarantine", "envelope": for the log */
+	struct evbuffer *resend_headers;
+	struct spool *resend_body;
+	size_t resend_skip;
 	enum action action;
 	struct timespec started;
 };
@@ -89,6 +95,13 @@ struct session {
 	unsigned esmtp : 1;
 	unsigned skip_line : 1;
 	unsigned processing : 1; /* inside session_process(): callbacks must not re-enter it */
+	/* session_filter.c: the session's own stages, CONNECT and HELO */
+	struct filter_session fsession;
+	struct filter_txn sftxn; /* their findings, carried into each transaction */
+	size_t helo_first_finding;
+	const struct policy *client_policy; /* chosen from the client alone */
+	struct chain *chain; /* the stage running, the session's or its transaction's */
+	void (*filter_next)(struct session *s);
 	int port;
 	char ip[INET6_ADDRSTRLEN];
 };
@@ -101,8 +114,13 @@ void session_close_after(struct session *s, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 void session_log_transaction(struct session *s, int status, const char *reply, size_t len);
 void transaction_free(struct session *s);
+void session_greet(struct session *s);
+void session_helo_reply(struct session *s);
 
 /* session_filter.c */
+void session_filter_connect(struct session *s);
+void session_filter_helo(struct session *s);
+void session_filter_close(struct session *s);
 void session_filter_mail(struct session *s);
 void session_filter_rcpt(struct session *s, const char *line, size_t len);
 void session_filter_accepted_rcpt(struct session *s);
@@ -110,7 +128,7 @@ void session_filter_content_begin(struct session *s);
 void session_filter_content(struct session *s, const char *data, size_t len);
 void session_filter_eom(struct session *s);
 void session_filter_end(struct session *s);
-void session_filter_quarantine_step(struct session *s, int code, struct evbuffer *reply);
+void session_filter_resend_step(struct session *s, int code, struct evbuffer *reply);
 size_t session_filter_log(const struct session *s, char *buf, size_t size);
 
 /* session_data.c */
