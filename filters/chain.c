@@ -90,6 +90,22 @@ filter_verdict(struct filter_call *call, enum action action, const char *reply)
 	f->reply = reply ? xstrdup(reply) : NULL;
 }
 
+static const enum action on_error_action[] = {ACTION_NONE, ACTION_TEMPFAIL, ACTION_REJECT};
+
+void
+filter_error(struct filter_call *call, const char *what, const char *fmt, ...)
+{
+	struct finding *f = add_finding(call->txn, call->filter->name, "error", what);
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	f->detail = xstrdup(detail);
+	f->action = on_error_action[call->filter->on_error];
+}
+
 static void
 add_edit(struct filter_txn *txn, enum header_edit_op op, const char *name, unsigned index,
          const char *value)
@@ -369,14 +385,14 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct chain *c = arg;
 	const struct filter *f = c->call.filter;
-	static const enum action on_error[] = {ACTION_NONE, ACTION_TEMPFAIL, ACTION_REJECT};
 
 	log_warn("event=filter_timeout filter=%s stage=%d timeout_ms=%u", f->name, c->call.stage,
 	         f->timeout_ms);
 	if (f->type->cancel)
 		f->type->cancel(&c->call);
 	c->pending = 0;
-	add_finding(c->call.txn, f->name, "error", "timeout")->action = on_error[f->on_error];
+	add_finding(c->call.txn, f->name, "error", "timeout")->action =
+	        on_error_action[f->on_error];
 	if (advance(c))
 		finish_async(c);
 }

@@ -6,6 +6,7 @@
  *
  *	filter_finding(call, method, result, score, fmt, ...)
  *	filter_verdict(call, action, reply)
+ *	filter_error(call, what, fmt, ...)
  *	filter_done(call)
  *	filter_header_add(call, name, value), filter_header_insert(call, index, name, value)
  *	filter_header_change(call, name, index, value)
@@ -39,6 +40,11 @@
  *	action (an external milter's reject, the test filter): a finding whose
  *	policy default is that action, with an optional SMTP reply ("550 5.7.1
  *	text").
+ *
+ *	filter_error() is for a filter whose peer failed (refused, died,
+ *	timed out, talked nonsense): a finding "error=WHAT" (with a detail
+ *	text) whose action is the filter's on_error, as the chain's own
+ *	timeout gives: none for continue, tempfail, reject.
  *
  *	FILTER_CONNECT and FILTER_HELO run for the policy chosen from the
  *	client alone (no sender, no recipient); their findings decide that
@@ -179,6 +185,8 @@ struct filter_txn {
 	const char *client_addr;
 	int client_port;
 	const char *helo;
+	const char *hostname;  /* postern's name (the greeting's) */
+	const char *queue_id;  /* names the transaction in logs, as an MTA's queue id */
 	const char *mail_from; /* without <>, "" for the null sender */
 	const char *rcpt;      /* FILTER_RCPT: the recipient being checked */
 	const char *const *rcpts;
@@ -247,6 +255,8 @@ struct filter_type {
 void filter_finding(struct filter_call *call, const char *method, const char *result, double score,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void filter_verdict(struct filter_call *call, enum action action, const char *reply);
+void filter_error(struct filter_call *call, const char *what, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 void filter_done(struct filter_call *call);
 void filter_header_add(struct filter_call *call, const char *name, const char *value);
 void filter_header_insert(struct filter_call *call, unsigned index, const char *name,

@@ -113,6 +113,8 @@ run_stage(struct session *s, const struct policy *p, enum filter_stage stage,
 	txn->client_addr = s->ip;
 	txn->client_port = s->port;
 	txn->helo = s->helo;
+	txn->hostname = s->cfg->hostname;
+	txn->queue_id = s->tx ? s->tx->queue_id : NULL;
 	txn->mail_from = s->tx ? s->tx->from : NULL;
 	txn->session = &s->fsession;
 	if (p->nchain == 0) {
@@ -242,6 +244,7 @@ session_filter_mail(struct session *s)
 
 	subject_of(s, NULL, &subject, &ss);
 	s->tx->pre_policy = policy_select(&s->cfg->policies, &subject);
+	snprintf(s->tx->queue_id, sizeof(s->tx->queue_id), "%lX%04X", s->id, ++s->ntransactions);
 	s->tx->ftxn.spool_memory = s->cfg->limits.spool_memory;
 	s->tx->ftxn.spool_dir = s->cfg->spool_dir;
 	filter_txn_carry(&s->tx->ftxn, &s->sftxn);

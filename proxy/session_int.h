@@ -55,6 +55,7 @@ struct transaction {
 	struct client_identity identity; /* for the backend, while it prepares */
 	/* session_filter.c */
 	struct filter_txn ftxn;
+	char queue_id[32];
 	const struct policy *pre_policy;  /* chosen at MAIL, without a recipient */
 	const struct policy *policy;      /* the transaction's: its first recipient's */
 	const struct policy *rcpt_policy; /* the recipient being checked */
@@ -99,6 +100,7 @@ struct session {
 	struct filter_session fsession;
 	struct filter_txn sftxn; /* their findings, carried into each transaction */
 	size_t helo_first_finding;
+	unsigned ntransactions;
 	const struct policy *client_policy; /* chosen from the client alone */
 	struct chain *chain; /* the stage running, the session's or its transaction's */
 	void (*filter_next)(struct session *s);
