@@ -630,7 +630,9 @@ decided(struct milter_conn *m, const struct milter_reply *r)
 	m->waiting = 0;
 	evtimer_del(m->timer);
 	if (r->cmd == SMFIR_CONTINUE) {
-		m->op++;
+		/* Header fields and body chunks go on until send_step() finds no more. */
+		if (m->op != OP_HEADERS && m->op != OP_BODY)
+			m->op++;
 		pump(m);
 		return;
 	}
