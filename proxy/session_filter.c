@@ -726,22 +726,6 @@ session_filter_log(const struct session *s, char *buf, size_t size)
 {
 	const struct transaction *tx = s->tx;
 	const struct policy *p = tx->policy ? tx->policy : tx->pre_policy;
-	size_t o = 0;
 
-	if (p == NULL || (p->nchain == 0 && tx->ftxn.nfindings == 0))
-		return 0;
-	o += (size_t)snprintf(buf + o, size - o, " policy=%s%s action=%s findings=", p->name,
-	                      p->monitor ? "(monitor)" : "",
-	                      action_name(tx->action ? tx->action : ACTION_ACCEPT));
-	for (size_t i = 0; i < tx->ftxn.nfindings && o < size; i++) {
-		const struct finding *f = &tx->ftxn.findings[i];
-
-		o += (size_t)snprintf(buf + o, size - o, "%s%s.%s=%s", i ? "," : "", f->filter,
-		                      f->method, f->result);
-		if (!isnan(f->score) && o < size)
-			o += (size_t)snprintf(buf + o, size - o, "(%.1f)", f->score);
-	}
-	if (tx->ftxn.nfindings == 0 && o < size)
-		o += (size_t)snprintf(buf + o, size - o, "-");
-	return o < size ? o : size - 1;
+	return policy_log(p, tx->action, tx->ftxn.findings, tx->ftxn.nfindings, buf, size);
 }
