@@ -185,10 +185,12 @@ struct filter_txn {
 	const char *client_addr;
 	int client_port;
 	const char *helo;
-	const char *hostname;  /* postern's name (the greeting's) */
-	const char *queue_id;  /* names the transaction in logs, as an MTA's queue id */
-	const char *mail_from; /* without <>, "" for the null sender */
-	const char *rcpt;      /* FILTER_RCPT: the recipient being checked */
+	const char *hostname;    /* postern's name (the greeting's) */
+	const char *queue_id;    /* names the transaction in logs, as an MTA's queue id */
+	const char *mail_from;   /* without <>, "" for the null sender */
+	const char *mail_params; /* MAIL's ESMTP parameters, space separated, or NULL */
+	const char *rcpt;        /* FILTER_RCPT: the recipient being checked */
+	const char *rcpt_params; /* FILTER_RCPT: its ESMTP parameters, or NULL */
 	const char *const *rcpts;
 	size_t nrcpt;
 	const char *header_block; /* FILTER_EOM: the message header, CRLF lines */

@@ -354,14 +354,22 @@ put_connect(struct milter_conn *m)
 	m->connect_sent = 1;
 }
 
+/* MAIL or RCPT: the path, then each ESMTP parameter, as Postfix sends them. */
 static void
-put_envelope(struct milter_conn *m, int stage, char cmd, const char *address)
+put_envelope(struct milter_conn *m, int stage, char cmd, const char *address, const char *params)
 {
+	const char *strings[64];
+	size_t n = 0;
 	char *path = xmalloc(strlen(address) + 3);
+	char *copy = xstrdup(params ? params : ""), *save = NULL;
 
 	sprintf(path, "<%s>", address);
+	strings[n++] = path;
+	for (char *p = strtok_r(copy, " ", &save); p && n < 64; p = strtok_r(NULL, " ", &save))
+		strings[n++] = p;
 	put_macros(m, stage, cmd);
-	milter_put_strings(out(m), cmd, (const char *const[]){path}, 1);
+	milter_put_strings(out(m), cmd, strings, n);
+	free(copy);
 	free(path);
 }
 
@@ -400,13 +408,14 @@ send_step(struct milter_conn *m)
 		m->in_message = 1;
 		if (wants(m, SMFIP_NOMAIL))
 			return 0;
-		put_envelope(m, SMFIM_ENVFROM, SMFIC_MAIL, txn->mail_from ? txn->mail_from : "");
+		put_envelope(m, SMFIM_ENVFROM, SMFIC_MAIL, txn->mail_from ? txn->mail_from : "",
+		             txn->mail_params);
 		return !wants(m, SMFIP_NR_MAIL);
 	case OP_RCPT:
 		/* Only at its own stage: a later stage does not repeat it. */
 		if (m->call->stage != FILTER_RCPT || wants(m, SMFIP_NORCPT) || txn->rcpt == NULL)
 			return 0;
-		put_envelope(m, SMFIM_ENVRCPT, SMFIC_RCPT, txn->rcpt);
+		put_envelope(m, SMFIM_ENVRCPT, SMFIC_RCPT, txn->rcpt, txn->rcpt_params);
 		return !wants(m, SMFIP_NR_RCPT);
 	case OP_DATA:
 		if (wants(m, SMFIP_NODATA))

@@ -72,8 +72,8 @@ struct pm_conn {
 	struct filter_txn txn;
 	char queue_id[32];
 	unsigned ntx;
-	char *from;
-	char *rcpt;
+	char *from, *mail_params;
+	char *rcpt, *rcpt_params;
 	char *rcpts; /* for the log */
 	unsigned nrcpt;
 	const struct policy *pre_policy, *policy;
@@ -256,6 +256,27 @@ bare_address(const char *arg)
 	return xstrdup(arg);
 }
 
+/* libmilter's ESMTP arguments, space separated as in the command; NULL: none. */
+static char *
+join_params(char **argv)
+{
+	size_t n = 0;
+	char *s;
+
+	for (char **a = argv; *a; a++)
+		n += strlen(*a) + 1;
+	if (n == 0)
+		return NULL;
+	s = xmalloc(n);
+	s[0] = '\0';
+	for (char **a = argv; *a; a++) {
+		if (a != argv)
+			strcat(s, " ");
+		strcat(s, *a);
+	}
+	return s;
+}
+
 static void
 log_transaction(struct pm_conn *c, int status, const char *reply)
 {
@@ -299,7 +320,9 @@ end_transaction(struct pm_conn *c, int eom_done)
 	free(c->from);
 	free(c->rcpt);
 	free(c->rcpts);
-	c->from = c->rcpt = c->rcpts = NULL;
+	free(c->mail_params);
+	free(c->rcpt_params);
+	c->from = c->rcpt = c->rcpts = c->mail_params = c->rcpt_params = NULL;
 	c->nrcpt = 0;
 	c->policy = c->pre_policy = NULL;
 	c->action = ACTION_NONE;
@@ -366,6 +389,8 @@ pm_envfrom(SMFICTX *ctx, char **argv)
 	if (c->queue_id[0] == '\0')
 		snprintf(c->queue_id, sizeof(c->queue_id), "%lX%04X", c->id, ++c->ntx);
 	c->from = bare_address(argv[0]);
+	c->mail_params = join_params(argv + 1);
+	c->txn.mail_params = c->mail_params;
 	filter_txn_carry(&c->txn, &c->stxn);
 	subject_of(c, c->from, NULL, &subject);
 	c->pre_policy = policy_select(&c->cfg->policies, &subject);
@@ -400,6 +425,9 @@ pm_envrcpt(SMFICTX *ctx, char **argv)
 	free(c->rcpt);
 	c->rcpt = rcpt;
 	c->txn.rcpt = c->rcpt;
+	free(c->rcpt_params);
+	c->rcpt_params = join_params(argv + 1);
+	c->txn.rcpt_params = c->rcpt_params;
 	c->rcpt_first = c->txn.nfindings;
 	run_stage(c, p, FILTER_RCPT, &c->txn);
 	sfsistat rc = decide(ctx, c, p, &c->txn, c->rcpt_first, &d);

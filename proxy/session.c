@@ -133,6 +133,8 @@ transaction_free(struct session *s)
 	free(tx->from);
 	free(tx->rcpts);
 	free(tx->rcpt_line);
+	free(tx->mail_params);
+	free(tx->rcpt_params);
 	free(tx);
 	s->tx = NULL;
 }

@@ -236,6 +236,17 @@ mail_filtered(struct session *s)
 	backend_prepare(s->backend, &tx->identity);
 }
 
+/* A MAIL or RCPT command's ESMTP parameters, or NULL: none. */
+static char *
+params_of(const char *line, size_t len)
+{
+	struct smtp_cmd cmd;
+
+	if (smtp_cmd_parse(line, len, &cmd) != SMTP_CMD_OK || cmd.params_len == 0)
+		return NULL;
+	return xstrndup(cmd.params, cmd.params_len);
+}
+
 void
 session_filter_mail(struct session *s)
 {
@@ -248,6 +259,8 @@ session_filter_mail(struct session *s)
 	s->tx->ftxn.spool_memory = s->cfg->limits.spool_memory;
 	s->tx->ftxn.spool_dir = s->cfg->spool_dir;
 	filter_txn_carry(&s->tx->ftxn, &s->sftxn);
+	s->tx->mail_params = params_of(s->tx->mail_line, strlen(s->tx->mail_line));
+	s->tx->ftxn.mail_params = s->tx->mail_params;
 	run_stage(s, s->tx->pre_policy, FILTER_MAIL, &s->tx->ftxn, mail_filtered);
 }
 
@@ -289,6 +302,9 @@ session_filter_rcpt(struct session *s, const char *line, size_t len)
 	tx->rcpt_cmd = xstrndup(line, len);
 	tx->rcpt_first_finding = tx->ftxn.nfindings;
 	tx->ftxn.rcpt = tx->rcpt_line;
+	free(tx->rcpt_params);
+	tx->rcpt_params = params_of(line, len);
+	tx->ftxn.rcpt_params = tx->rcpt_params;
 	run_stage(s, tx->rcpt_policy, FILTER_RCPT, &tx->ftxn, rcpt_filtered);
 }
 

@@ -43,9 +43,10 @@ enum session_wait {
 struct transaction {
 	char *mail_line; /* the client's MAIL command, relayed verbatim */
 	char *from;
-	char *rcpts;     /* accepted recipients, comma separated, for the log */
-	char *rcpt_line; /* the RCPT waiting for its reply */
-	unsigned nrcpt;  /* accepted by the backend */
+	char *rcpts;                     /* accepted recipients, comma separated, for the log */
+	char *rcpt_line;                 /* the RCPT waiting for its reply */
+	char *mail_params, *rcpt_params; /* ESMTP parameters, for filters */
+	unsigned nrcpt;                  /* accepted by the backend */
 	unsigned nrcpt_tried;
 	struct spool *spool;
 	struct data_reader reader;

@@ -156,11 +156,12 @@ check_eq "the second milter saw the header the first added" "$((h1 + 1))" "${h2:
 # One connection per session, reused by each of its transactions.
 before=$(grep -c 'test_milter: connect' "$T/milter.log")
 out=$("$PYTHON" "$SMTPTOOL" client 127.0.0.1 "$px_port" R "S:EHLO c.test\r\n" R \
-	"S:MAIL FROM:<a@client.test>\r\n" R "S:RCPT TO:<b@sink.test>\r\n" R "S:DATA\r\n" R \
+	"S:MAIL FROM:<a@client.test> BODY=8BITMIME\r\n" R "S:RCPT TO:<b@sink.test>\r\n" R "S:DATA\r\n" R \
 	"S:X-Milter-Action: report\r\n\r\none\r\n.\r\n" R \
 	"S:MAIL FROM:<a@client.test>\r\n" R "S:RCPT TO:<b@sink.test>\r\n" R "S:DATA\r\n" R \
 	"S:X-Milter-Action: report\r\n\r\ntwo\r\n.\r\n" R "S:QUIT\r\n" R 2>/dev/null)
 check_eq "two transactions in one session" 2 "$(printf '%s\n' "$out" | grep -c '^250 2\.0\.0 Ok')"
+check_match "MAIL's ESMTP parameters reach the milter" "$(cat "$sink_dir"/m.* | grep X-Milter-Seen)" 'mail_args=BODY=8BITMIME'
 check_eq "one milter connection for both" $((before + 1)) "$(grep -c 'test_milter: connect' "$T/milter.log")"
 conns=$(ss -Htn state established "dport = :$milter_port" 2>/dev/null | wc -l)
 check_le "no connection left open after the session" 0 "$conns"

@@ -16,7 +16,8 @@
  *	with a pause of 600 ms between), sleep=MS, report (adds a header
  *	X-Milter-Seen: with what the milter saw: macros j, i, {client_addr},
  *	{client_port} (asked for with SETSYMLIST at CONNECT), {mail_addr},
- *	the sender, the recipients, the header count and body octets), and
+ *	the sender and its ESMTP arguments, the recipients, the header count
+ *	and body octets), and
  *	a final reply: accept, reject, tempfail, discard, replycode (550 5.7.1
  *	"test milter says no"), mlreply (a three-line 550). skip makes the body
  *	callback answer SKIP after the first chunk.
@@ -37,6 +38,7 @@
 struct priv {
 	char actions[1024];
 	char from[256];
+	char mail_args[256];
 	char rcpts[1024];
 	char client_port[32];
 	unsigned headers;
@@ -59,7 +61,7 @@ priv_of(SMFICTX *ctx)
 static void
 reset(struct priv *p)
 {
-	p->actions[0] = p->from[0] = p->rcpts[0] = '\0';
+	p->actions[0] = p->from[0] = p->rcpts[0] = p->mail_args[0] = '\0';
 	p->headers = 0;
 	p->body = 0;
 	p->skip = 0;
@@ -96,6 +98,11 @@ tm_envfrom(SMFICTX *ctx, char **argv)
 
 	reset(p);
 	snprintf(p->from, sizeof(p->from), "%s", argv[0]);
+	for (char **a = argv + 1; *a; a++) {
+		size_t n = strlen(p->mail_args);
+
+		snprintf(p->mail_args + n, sizeof(p->mail_args) - n, "%s%s", n ? "," : "", *a);
+	}
 	if (strncasecmp(argv[0], "<milter-reject@", 15) == 0)
 		return SMFIS_REJECT;
 	return SMFIS_CONTINUE;
@@ -215,9 +222,10 @@ tm_eom(SMFICTX *ctx)
 
 			snprintf(seen, sizeof(seen),
 			         "j=%s i=%s client_addr=%s client_port=%s mail_addr=%s from=%s "
-			         "rcpts=%s headers=%u body=%zu skipped=%d",
+			         "rcpts=%s headers=%u body=%zu skipped=%d mail_args=%s",
 			         j ? j : "-", i ? "yes" : "-", ca ? ca : "-", p->client_port,
-			         ma ? ma : "-", p->from, p->rcpts, p->headers, p->body, p->skip);
+			         ma ? ma : "-", p->from, p->rcpts, p->headers, p->body, p->skip,
+			         p->mail_args[0] ? p->mail_args : "-");
 			smfi_addheader(ctx, "X-Milter-Seen", seen);
 		} else if (strcmp(w, "accept") == 0)
 			rc = SMFIS_ACCEPT;
