@@ -69,7 +69,7 @@ error_at(struct reader *r, const yaml_node_t *node, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	config_diag_add(r->diag, r->file, (int)node->start_mark.line + 1,
-	                (int)node->start_mark.column + 1, "filters.%s.%s", r->name, msg);
+	                (int)node->start_mark.column + 1, "filters.%s%s", r->name, msg);
 	r->errors++;
 }
 
@@ -77,7 +77,7 @@ static const char *
 scalar_of(struct reader *r, const yaml_node_t *node, const char *key)
 {
 	if (node->type != YAML_SCALAR_NODE) {
-		error_at(r, node, "%s: expected a scalar", key);
+		error_at(r, node, ".%s: expected a scalar", key);
 		return NULL;
 	}
 	return (const char *)node->data.scalar.value;
@@ -188,7 +188,7 @@ read_timeouts(struct reader *r, yaml_node_t *node, struct milter_config *mc)
 	unsigned *slots[] = {&mc->connect_ms, &mc->command_ms, &mc->eom_ms};
 
 	if (node->type != YAML_MAPPING_NODE) {
-		error_at(r, node, "timeouts: expected a mapping");
+		error_at(r, node, ".timeouts: expected a mapping");
 		return;
 	}
 	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
@@ -203,9 +203,10 @@ read_timeouts(struct reader *r, yaml_node_t *node, struct milter_config *mc)
 		for (i = 0; i < 3 && strcmp(key, keys[i]) != 0; i++)
 			;
 		if (i == 3)
-			error_at(r, k, "timeouts: unknown key \"%s\" (connect, command, eom)", key);
+			error_at(r, k, ".timeouts: unknown key \"%s\" (connect, command, eom)",
+			         key);
 		else if ((val = scalar_of(r, v, key)) != NULL && duration(val, slots[i]) < 0)
-			error_at(r, v, "timeouts.%s: \"%s\" is not a duration", key, val);
+			error_at(r, v, ".timeouts.%s: \"%s\" is not a duration", key, val);
 	}
 }
 
@@ -213,7 +214,7 @@ static void
 read_macros(struct reader *r, yaml_node_t *node, struct milter_config *mc)
 {
 	if (node->type != YAML_MAPPING_NODE) {
-		error_at(r, node, "macros: expected a mapping");
+		error_at(r, node, ".macros: expected a mapping");
 		return;
 	}
 	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
@@ -229,7 +230,7 @@ read_macros(struct reader *r, yaml_node_t *node, struct milter_config *mc)
 			;
 		if (i == MILTER_MACRO_STAGES) {
 			error_at(r, k,
-			         "macros: unknown stage \"%s\" (connect, helo, mail, rcpt, data, "
+			         ".macros: unknown stage \"%s\" (connect, helo, mail, rcpt, data, "
 			         "eoh, eom)",
 			         key);
 			continue;
@@ -272,7 +273,7 @@ milter_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, cons
 			mc->socket = xstrdup(val);
 			if (parse_socket(val, mc) < 0)
 				error_at(&r, v,
-				         "socket: \"%s\" is not inet:HOST:PORT, inet6:[HOST]:PORT "
+				         ".socket: \"%s\" is not inet:HOST:PORT, inet6:[HOST]:PORT "
 				         "or "
 				         "unix:PATH (HOST numeric)",
 				         val);
@@ -282,13 +283,13 @@ milter_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, cons
 			read_macros(&r, v, mc);
 		} else {
 			error_at(&r, k,
-			         "unknown key \"%s\" (type, timeout, on_error, socket, timeouts, "
+			         ": unknown key \"%s\" (type, timeout, on_error, socket, timeouts, "
 			         "macros)",
 			         key);
 		}
 	}
 	if (mc->socket == NULL)
-		error_at(&r, node, "socket: required for a milter");
+		error_at(&r, node, ".socket: required for a milter");
 	if (!timeout_given)
 		f->timeout_ms = mc->connect_ms + mc->command_ms + mc->eom_ms;
 	return r.errors ? -1 : 0;
