@@ -184,6 +184,8 @@ struct filter_session {
 struct filter_txn {
 	const char *client_addr;
 	int client_port;
+	const char *local_addr; /* where the client connected to, or NULL */
+	int local_port;
 	const char *helo;
 	const char *hostname;    /* postern's name (the greeting's) */
 	const char *queue_id;    /* names the transaction in logs, as an MTA's queue id */

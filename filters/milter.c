@@ -210,6 +210,14 @@ macro_value(const struct filter_txn *txn, const char *name, char *buf, size_t si
 	}
 	if (strcmp(name, "client_addr") == 0)
 		return txn->client_addr;
+	if (strcmp(name, "daemon_addr") == 0 || strcmp(name, "if_addr") == 0)
+		return txn->local_addr;
+	if (strcmp(name, "daemon_port") == 0 && txn->local_addr) {
+		snprintf(buf, size, "%d", txn->local_port);
+		return buf;
+	}
+	if (strcmp(name, "if_name") == 0)
+		return txn->hostname;
 	if (strcmp(name, "client_name") == 0 || strcmp(name, "client_ptr") == 0)
 		return "unknown";
 	if (strcmp(name, "client_port") == 0) {

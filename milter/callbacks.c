@@ -60,6 +60,7 @@ struct pm_conn {
 	unsigned long id;
 	char ip[INET6_ADDRSTRLEN];
 	int port;
+	char *local_ip; /* the MTA's {daemon_addr}, or NULL */
 	int authenticated;
 	char *helo;
 	struct sockaddr_storage ss;
@@ -135,6 +136,7 @@ fill_txn(struct pm_conn *c, struct filter_txn *txn)
 {
 	txn->client_addr = c->ip;
 	txn->client_port = c->port;
+	txn->local_addr = c->local_ip;
 	txn->helo = c->helo;
 	txn->hostname = c->cfg->hostname;
 	txn->queue_id = c->in_tx ? c->queue_id : NULL;
@@ -352,6 +354,9 @@ pm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 		inet_pton(AF_INET, "127.0.0.1", &((struct sockaddr_in *)&c->ss)->sin_addr);
 	}
 	smfi_setpriv(ctx, c);
+	const char *daemon_addr = smfi_getsymval(ctx, "{daemon_addr}");
+
+	c->local_ip = daemon_addr ? xstrdup(daemon_addr) : NULL;
 	subject_of(c, NULL, NULL, &subject);
 	c->client_policy = policy_select(&c->cfg->policies, &subject);
 	run_stage(c, c->client_policy, FILTER_CONNECT, &c->stxn);
@@ -745,6 +750,7 @@ pm_close(SMFICTX *ctx)
 	notify(c, &c->stxn, FILTER_CLOSE);
 	filter_txn_clear(&c->stxn);
 	free(c->helo);
+	free(c->local_ip);
 	config_unref(c->cfg);
 	free(c);
 	smfi_setpriv(ctx, NULL);

@@ -99,6 +99,14 @@ session_new(struct server *server, int fd, const struct sockaddr *sa)
 	s->id = ++server->next_session_id;
 	netaddr_ip(sa, s->ip, sizeof(s->ip));
 	s->port = netaddr_port(sa);
+	struct sockaddr_storage local;
+	socklen_t locallen = sizeof(local);
+
+	/* For filters (a milter's {daemon_addr}): the address the client reached. */
+	if (getsockname(fd, (struct sockaddr *)&local, &locallen) == 0) {
+		netaddr_ip((struct sockaddr *)&local, s->local_ip, sizeof(s->local_ip));
+		s->local_port = netaddr_port((struct sockaddr *)&local);
+	}
 	s->conn = conn_new(server->base, fd, &session_callbacks, s);
 	conn_set_timeout(s->conn, s->cfg->timeouts.client);
 	TAILQ_INSERT_TAIL(&server->sessions, s, entry);

@@ -112,6 +112,8 @@ run_stage(struct session *s, const struct policy *p, enum filter_stage stage,
 {
 	txn->client_addr = s->ip;
 	txn->client_port = s->port;
+	txn->local_addr = s->local_ip[0] ? s->local_ip : NULL;
+	txn->local_port = s->local_port;
 	txn->helo = s->helo;
 	txn->hostname = s->cfg->hostname;
 	txn->queue_id = s->tx ? s->tx->queue_id : NULL;

@@ -107,6 +107,8 @@ struct session {
 	void (*filter_next)(struct session *s);
 	int port;
 	char ip[INET6_ADDRSTRLEN];
+	int local_port;
+	char local_ip[INET6_ADDRSTRLEN]; /* "" when unknown */
 };
 
 /* session.c */

@@ -97,8 +97,8 @@ check_match "ADDHEADER: last field" "$(printf '%s\n' "$msg" | sed -n '1,/^\r*$/p
 check_contains "ADDHEADER" "$msg" "X-Added: yes"
 check_eq "INSHEADER at 0: the first field of the message" "X-First: top" "$(printf '%s\n' "$msg" | grep -v '^Received:\|^	' | sed -n 1p | tr -d '\r')"
 check_contains "CHGHEADER" "$msg" "Subject: changed"
-check_match "macros: j, i, client_addr, client_port (SETSYMLIST), mail_addr" "$msg" \
-	'X-Milter-Seen: j=postern\.test i=yes client_addr=127\.0\.0\.1 client_port=[0-9]+ mail_addr=a@client\.test from=<a@client\.test> rcpts=<b@sink\.test>'
+check_match "macros: j, i, client_addr, client_port and daemon_addr (SETSYMLIST), mail_addr" "$msg" \
+	'X-Milter-Seen: j=postern\.test i=yes client_addr=127\.0\.0\.1 client_port=[0-9]+ daemon_addr=127\.0\.0\.1 mail_addr=a@client\.test from=<a@client\.test> rcpts=<b@sink\.test>'
 check_match "the milter saw the body" "$msg" 'X-Milter-Seen: .* headers=[1-9][0-9]* body=[1-9][0-9]* skipped=0'
 
 out=$(send "delheader=X-Milter-Action")

@@ -15,7 +15,8 @@
  *	TEXT, "+" for spaces, and CRLF, sent in two calls), quarantine=REASON, progress (twice,
  *	with a pause of 600 ms between), sleep=MS, report (adds a header
  *	X-Milter-Seen: with what the milter saw: macros j, i, {client_addr},
- *	{client_port} (asked for with SETSYMLIST at CONNECT), {mail_addr},
+ *	{client_port} and {daemon_addr} (asked for with SETSYMLIST at
+ *	CONNECT), {mail_addr},
  *	the sender and its ESMTP arguments, the recipients, the header count
  *	and body octets), and
  *	a final reply: accept, reject, tempfail, discard, replycode (550 5.7.1
@@ -41,6 +42,7 @@ struct priv {
 	char mail_args[256];
 	char rcpts[1024];
 	char client_port[32];
+	char daemon_addr[64];
 	unsigned headers;
 	size_t body;
 	int skip;
@@ -75,7 +77,7 @@ tm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
 	*pf1 = (f1 & (SMFIP_SKIP | SMFIP_NR_HDR));
 	*pf2 = 0;
 	*pf3 = 0;
-	smfi_setsymlist(ctx, SMFIM_CONNECT, "j {client_addr} {client_port}");
+	smfi_setsymlist(ctx, SMFIM_CONNECT, "j {client_addr} {client_port} {daemon_addr}");
 	return SMFIS_CONTINUE;
 }
 
@@ -84,8 +86,10 @@ tm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
 	struct priv *p = priv_of(ctx);
 	const char *port = smfi_getsymval(ctx, "{client_port}");
+	const char *daemon = smfi_getsymval(ctx, "{daemon_addr}");
 
 	snprintf(p->client_port, sizeof(p->client_port), "%s", port ? port : "-");
+	snprintf(p->daemon_addr, sizeof(p->daemon_addr), "%s", daemon ? daemon : "-");
 	/* One line per connection: tests count them. */
 	fprintf(stderr, "test_milter: connect %s\n", host);
 	return SMFIS_CONTINUE;
@@ -221,11 +225,12 @@ tm_eom(SMFICTX *ctx)
 			const char *ma = smfi_getsymval(ctx, "{mail_addr}");
 
 			snprintf(seen, sizeof(seen),
-			         "j=%s i=%s client_addr=%s client_port=%s mail_addr=%s from=%s "
+			         "j=%s i=%s client_addr=%s client_port=%s daemon_addr=%s "
+			         "mail_addr=%s from=%s "
 			         "rcpts=%s headers=%u body=%zu skipped=%d mail_args=%s",
 			         j ? j : "-", i ? "yes" : "-", ca ? ca : "-", p->client_port,
-			         ma ? ma : "-", p->from, p->rcpts, p->headers, p->body, p->skip,
-			         p->mail_args[0] ? p->mail_args : "-");
+			         p->daemon_addr, ma ? ma : "-", p->from, p->rcpts, p->headers,
+			         p->body, p->skip, p->mail_args[0] ? p->mail_args : "-");
 			smfi_addheader(ctx, "X-Milter-Seen", seen);
 		} else if (strcmp(w, "accept") == 0)
 			rc = SMFIS_ACCEPT;
