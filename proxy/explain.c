@@ -156,15 +156,35 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 	                            .mail_from = req->from,
 	                            .rcpts = req->rcpts,
 	                            .nrcpt = req->nrcpt};
-	struct policy_subject subject = {
-	        .sender = req->from, .client = (struct sockaddr *)&ss, .authenticated = 0};
+	struct policy_subject subject = {.client = (struct sockaddr *)&ss, .authenticated = 0};
 	const struct policy *p = policy_select(&cfg->policies, &subject);
 
-	fprintf(out, "MAIL FROM:<%s> from %s (helo %s)\n  policy: %s%s\n", req->from,
-	        req->client_ip, req->helo, p->name, p->monitor ? " (monitor)" : "");
-	run_stage(&r, p, FILTER_MAIL);
+	/* As the session: CONNECT and HELO for the policy chosen from the client alone. */
+	fprintf(out, "connect from %s\n  policy: %s%s\n", req->client_ip, p->name,
+	        p->monitor ? " (monitor)" : "");
+	run_stage(&r, p, FILTER_CONNECT);
 	print_findings(&r, 0);
 	blocked = print_decision(&r, p, 0, &d);
+	size_t helo_first = r.txn.nfindings;
+
+	if (!blocked) {
+		fprintf(out, "HELO %s\n", req->helo);
+		run_stage(&r, p, FILTER_HELO);
+		print_findings(&r, helo_first);
+		blocked = print_decision(&r, p, helo_first, &d);
+	}
+	subject.sender = req->from;
+	p = policy_select(&cfg->policies, &subject);
+
+	size_t mail_first = r.txn.nfindings;
+
+	if (!blocked) {
+		fprintf(out, "MAIL FROM:<%s> from %s (helo %s)\n  policy: %s%s\n", req->from,
+		        req->client_ip, req->helo, p->name, p->monitor ? " (monitor)" : "");
+		run_stage(&r, p, FILTER_MAIL);
+		print_findings(&r, mail_first);
+		blocked = print_decision(&r, p, 0, &d);
+	}
 	for (size_t i = 0; i < req->nrcpt && !blocked; i++) {
 		size_t first = r.txn.nfindings;
 
