@@ -3,7 +3,8 @@
  *	config_policies - the filters: and policies: sections
  * DESCRIPTION
  *	filters: maps an instance name to its settings: type (default: the
- *	name itself), timeout (30s), on_error (continue | tempfail | reject),
+ *	name itself), timeout (30s), on_error (continue or accept | tempfail |
+ *	reject),
  *	and the type's own keys, which the type reads (filter.h, configure).
  *
  *	policies: is a list; each policy has name, match (rcpt, rcpt_domain,
@@ -84,18 +85,20 @@ load_filter(struct loader *l, struct filter *f, yaml_node_t *name, yaml_node_t *
 				f->timeout_ms = (unsigned)ms;
 		} else if (strcmp(scalar(key), "on_error") == 0 &&
 		           expect(l, value, YAML_SCALAR_NODE, "on_error") == 0) {
-			static const char *const names[] = {"continue", "tempfail", "reject"};
+			/* "accept" as milter users write it (Postfix's milter_default_action). */
+			static const char *const names[] = {"continue", "tempfail", "reject",
+			                                    "accept"};
 			size_t i;
 
 			for (i = 0; i < NELEM(names) && strcmp(names[i], scalar(value)); i++)
 				;
 			if (i == NELEM(names))
 				node_error(l, value,
-				           "filters.%s.on_error: \"%s\" is not one of continue, "
-				           "tempfail, reject",
+				           "filters.%s.on_error: \"%s\" is not one of continue "
+				           "(or accept), tempfail, reject",
 				           f->name, scalar(value));
 			else
-				f->on_error = (enum filter_on_error)i;
+				f->on_error = i == 3 ? ON_ERROR_CONTINUE : (enum filter_on_error)i;
 		}
 	}
 	f->type = filter_type_find(type);
