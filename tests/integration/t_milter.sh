@@ -20,6 +20,11 @@ milter_pid=$!
 it_track "$milter_pid"
 wait_port "$milter_port" "$milter_pid" || { fail "start the test milter" "$(cat "$T/milter.log")"; it_done; }
 
+# The same milter on a unix socket.
+"$TEST_MILTER" -p "unix:$T/milter.sock" >"$T/milter-unix.log" 2>&1 &
+it_track $!
+wait_until 10 test -S "$T/milter.sock" || { fail "start the test milter on a unix socket"; it_done; }
+
 # A peer that negotiates, then answers every command with garbage.
 garbage_port=$(free_port)
 "$PYTHON" - "$garbage_port" >"$T/garbage.log" 2>&1 <<'PY' &
@@ -55,6 +60,7 @@ filters:
   m: { type: milter, socket: "inet:127.0.0.1:$milter_port", on_error: tempfail,
        timeouts: { connect: 2s, command: 2s, eom: 2s } }
   m2: { type: milter, socket: "inet:$milter_port@127.0.0.1", on_error: tempfail }
+  local: { type: milter, socket: "unix:$T/milter.sock", on_error: tempfail }
   dead: { type: milter, socket: "inet:127.0.0.1:$dead_port", on_error: tempfail,
           timeouts: { connect: 2s } }
   deadok: { type: milter, socket: "inet:127.0.0.1:$dead_port", on_error: accept }
@@ -65,6 +71,9 @@ policies:
   - name: two
     match: { rcpt_domain: [ two.test ] }
     chain: [ m, m2 ]
+  - name: local
+    match: { rcpt_domain: [ local.test ] }
+    chain: [ local ]
   - name: dead
     match: { rcpt_domain: [ dead.test ] }
     chain: [ dead ]
@@ -152,6 +161,10 @@ check_match "two milters: delivered" "$out" '^<.* 250 2\.0\.0 Ok'
 seen=$(sink_body "$(last_file)" | grep '^X-Milter-Seen:' | sed 's/.*headers=\([0-9]*\).*/\1/' | paste -sd' ')
 read -r h1 h2 <<<"$seen"
 check_eq "the second milter saw the header the first added" "$((h1 + 1))" "${h2:-none}"
+
+out=$(send "report addheader=X-Unix:yes" --to b@local.test)
+check_match "a milter on a unix socket: delivered" "$out" '^<.* 250 2\.0\.0 Ok'
+check_contains "a milter on a unix socket: its header" "$(sink_body "$(last_file)")" "X-Unix: yes"
 
 # One connection per session, reused by each of its transactions.
 before=$(grep -c 'test_milter: connect' "$T/milter.log")

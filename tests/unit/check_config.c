@@ -636,6 +636,12 @@ START_TEST(test_milter)
 	/* Without timeout: the sum of the milter's own (30s, 30s, 1m). */
 	ck_assert_uint_eq(cfg->policies.filters[0]->timeout_ms, 120000);
 	config_unref(cfg);
+	cfg = assert_loads("filters:\n  a: { type: milter, socket: \"inet6:[::1]:1\" }\n"
+	                   "  b: { type: milter, socket: \"inet6:1@::1\" }\n"
+	                   "  c: { type: milter, socket: \"inet:1@localhost\" }\n"
+	                   "  d: { type: milter, socket: local:/run/x, timeout: 5s }\n");
+	ck_assert_uint_eq(cfg->policies.filters[3]->timeout_ms, 5000);
+	config_unref(cfg);
 	assert_error("milter: { socket: 127.0.0.1:8893 }\n",
 	             "t.yaml:1:19: milter.socket: \"127.0.0.1:8893\": not inet:HOST:PORT, "
 	             "inet:PORT@HOST, inet6:PORT@HOST or unix:PATH");
