@@ -510,6 +510,10 @@ session_backend_done(void *arg, enum backend_status status, int code, struct evb
 
 	switch (status) {
 	case BACKEND_READY:
+		if (wait == W_RESEND) {
+			session_filter_resend_ready(s);
+			return;
+		}
 		s->wait = W_MAIL;
 		backend_command(s->backend, tx->mail_line, strlen(tx->mail_line));
 		return;

@@ -6,6 +6,7 @@
  *	session_filter_mail(session)
  *	session_filter_rcpt(session, line, len)
  *	session_filter_eom(session)
+ *	session_filter_resend_ready(session), session_filter_resend_step(session, code, reply)
  *	session_filter_end(session), session_filter_close(session)
  *	session_filter_log(session, buf, size)
  * DESCRIPTION
@@ -28,11 +29,11 @@
  *	every decision is logged and none enforced.
  *
  *	Filters' envelope edits (filter.h) and the quarantine mailbox both
- *	need the backend to hear the transaction again: RSET, MAIL, the RCPTs
- *	(one resend plan, session_filter_resend_step()), then the message. A
- *	MAIL or RSET the backend refuses, or no recipient accepted, answers
- *	451; a single refused recipient of several is logged and left out.
- *	A replaced body goes to the backend instead of the client's.
+ *	need the backend to hear the transaction again: RSET and XFORWARD
+ *	(backend_prepare()), MAIL, the RCPTs (one resend plan,
+ *	session_filter_resend_ready() and _step()), then the message. A MAIL
+ *	the backend refuses, or no recipient accepted, answers 451; a single refused recipient of
+ *several is logged and left out. A replaced body goes to the backend instead of the client's.
  *
  *	Each function runs its stage and then goes on with the transaction
  *	itself (relaying the command, or answering); while a filter is pending
@@ -512,7 +513,7 @@ same_address(const char *a, const char *b)
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 
-/* RSET, MAIL, then the recipients left after the filters' edits; returns how many. */
+/* MAIL, then the recipients left after the filters' edits; returns how many. */
 static size_t
 plan_envelope(struct transaction *tx)
 {
@@ -548,7 +549,6 @@ plan_envelope(struct transaction *tx)
 				}
 		}
 	}
-	plan_add(tx, xstrdup("RSET"));
 	plan_add(tx, resend_mail(tx));
 	for (size_t i = 0; i < n; i++)
 		plan_add(tx, cmds[i]);
@@ -557,7 +557,10 @@ plan_envelope(struct transaction *tx)
 	return n;
 }
 
-/* Send the plan's first command; the message follows its last reply. */
+/*
+ * The backend is made ready again (RSET, and XFORWARD where it is used: RSET
+ * forgets it), then hears the plan; the message follows its last reply.
+ */
 static void
 resend(struct session *s, const char *why, struct evbuffer *headers, struct spool *body,
        size_t skip)
@@ -570,6 +573,15 @@ resend(struct session *s, const char *why, struct evbuffer *headers, struct spoo
 	tx->resend_skip = skip;
 	tx->resend_step = 0;
 	tx->resend_rcpt_ok = 0;
+	s->wait = W_RESEND;
+	backend_prepare(s->backend, &tx->identity);
+}
+
+void
+session_filter_resend_ready(struct session *s)
+{
+	struct transaction *tx = s->tx;
+
 	s->wait = W_RESEND;
 	backend_command(s->backend, tx->resend[0], strlen(tx->resend[0]));
 }
@@ -615,8 +627,7 @@ eom_filtered(struct session *s)
 	if (d.enforce && d.action == ACTION_QUARANTINE && s->cfg->quarantine_mailbox != NULL) {
 		char line[1024];
 
-		/* RSET, then the same sender to the quarantine mailbox alone. */
-		plan_add(tx, xstrdup("RSET"));
+		/* The same sender to the quarantine mailbox alone. */
 		plan_add(tx, resend_mail(tx));
 		snprintf(line, sizeof(line), "RCPT TO:<%s>", s->cfg->quarantine_mailbox);
 		plan_add(tx, xstrdup(line));

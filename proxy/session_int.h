@@ -133,6 +133,7 @@ void session_filter_content_begin(struct session *s);
 void session_filter_content(struct session *s, const char *data, size_t len);
 void session_filter_eom(struct session *s);
 void session_filter_end(struct session *s);
+void session_filter_resend_ready(struct session *s);
 void session_filter_resend_step(struct session *s, int code, struct evbuffer *reply);
 size_t session_filter_log(const struct session *s, char *buf, size_t size);
 

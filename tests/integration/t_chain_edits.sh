@@ -79,6 +79,20 @@ dump=$(last_dump)
 check_contains "quarantine: the quarantine mailbox alone" "$dump" 'X-Rcpt-Args: <quarantine@sink.test>'
 check_not_contains "quarantine: not the recipient" "$dump" 'X-Rcpt-Args: <b@sink.test>'
 
+# The resend at a backend that takes XFORWARD: RSET forgets it, so it is sent again.
+start_rawsink raw --caps "PIPELINING,8BITMIME,XFORWARD NAME ADDR PROTO HELO"
+start_px pxf "$raw_port" "filters:
+  t: { type: test }
+policies:
+  - name: default
+    chain: [ t ]" xforward
+out=$(swaks --server "127.0.0.1:$pxf_port" --from a@client.test --to b@sink.test \
+	--header "X-Test-Action: from=new@sender.test" --body "resent" 2>&1 | grep -E '^<')
+check_match "XFORWARD backend: delivered" "$out" '^<.* 250 '
+cmds=$(sed 's/^[0-9]*: //' "$raw_dir/commands.log" | grep -Ev '^(EHLO|QUIT)' | paste -sd'|')
+check_match "XFORWARD backend: MAIL, RCPT, RSET, XFORWARD again, the new MAIL, RCPT, DATA" "$cmds" \
+	'^XFORWARD [^|]*\|MAIL FROM:<a@client\.test>\|RCPT TO:<b@sink\.test>\|RSET\|XFORWARD [^|]*\|MAIL FROM:<new@sender\.test>\|RCPT TO:<b@sink\.test>\|DATA'
+
 # A transaction reset before its end of message: ABORT; every session: CLOSE.
 out=$(smtp "$px_port" R "S:HELO x.test\r\n" R "S:MAIL FROM:<a@client.test>\r\n" R "S:RSET\r\n" R \
 	"S:QUIT\r\n" R 2>/dev/null)
