@@ -17,6 +17,7 @@
 #   free_port                   print a free TCP port on 127.0.0.1
 #   wait_port PORT [PID]        wait until 127.0.0.1:PORT listens (PID alive)
 #   wait_until SECONDS CMD...   run CMD every 0.1 s until it succeeds
+#   at_least N CMD...           CMD prints a number >= N (for wait_until)
 #   start_sink NAME [OPT...]    smtp-sink with dump files; sets NAME_port,
 #                               NAME_dir (the dumps), NAME_pid
 #   sink_count NAME             number of messages smtp-sink dumped
@@ -565,4 +566,13 @@ smtp() {
 	local bind=()
 	[ -n "${SMTP_BIND:-}" ] && bind=(--bind "$SMTP_BIND")
 	"$PYTHON" "$SMTPTOOL" client "${bind[@]}" --timeout "${SMTP_TIMEOUT:-10}" 127.0.0.1 "$port" "$@"
+}
+
+# at_least N CMD...: CMD prints a number, at least N. With wait_until, CMD
+# runs again at each try (wait_until 5 test "$(cmd)" -ge N would not).
+at_least() {
+	local n=$1 v
+	shift
+	v=$("$@") || return 1
+	[ "${v:-0}" -ge "$n" ]
 }
