@@ -93,17 +93,18 @@ filter_verdict(struct filter_call *call, enum action action, const char *reply)
 static const enum action on_error_action[] = {ACTION_NONE, ACTION_TEMPFAIL, ACTION_REJECT};
 
 void
-filter_error(struct filter_call *call, const char *what, const char *fmt, ...)
+filter_error(struct filter_call *call, const char *reason)
 {
-	struct finding *f = add_finding(call->txn, call->filter->name, "error", what);
-	char detail[512];
-	va_list ap;
+	add_finding(call->txn, call->filter->name, "error", reason)->action =
+	        on_error_action[call->filter->on_error];
+}
 
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	f->detail = xstrdup(detail);
-	f->action = on_error_action[call->filter->on_error];
+ssize_t
+filter_read_message(const struct filter_txn *txn, size_t offset, void *buf, size_t len)
+{
+	if (txn->read_message == NULL)
+		return -1;
+	return txn->read_message(txn->read_arg, offset, buf, len);
 }
 
 static void
@@ -197,9 +198,9 @@ filter_message_body(const struct filter_txn *txn, size_t offset, void *buf, size
 {
 	if (txn->new_body != NULL)
 		return spool_read(txn->new_body, offset, buf, len);
-	if (txn->message == NULL)
+	if (txn->read_message == NULL)
 		return 0;
-	return spool_read(txn->message, txn->body_offset + offset, buf, len);
+	return filter_read_message(txn, txn->body_offset + offset, buf, len);
 }
 
 void

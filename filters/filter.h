@@ -6,8 +6,9 @@
  *
  *	filter_finding(call, method, result, score, fmt, ...)
  *	filter_verdict(call, action, reply)
- *	filter_error(call, what, fmt, ...)
+ *	filter_error(call, reason)
  *	filter_done(call)
+ *	filter_read_message(txn, offset, buf, len)
  *	filter_header_add(call, name, value), filter_header_insert(call, index, name, value)
  *	filter_header_change(call, name, index, value)
  *	filter_sender_change(call, address, args)
@@ -40,11 +41,15 @@
  *	action (an external milter's reject, the test filter): a finding whose
  *	policy default is that action, with an optional SMTP reply ("550 5.7.1
  *	text").
+ *	filter_error() is for a filter that could not do its work (an engine
+ *	down, a reply it cannot read): a finding "error=REASON" with the
+ *	filter's on_error action, as a timeout gets.
  *
- *	filter_error() is for a filter whose peer failed (refused, died,
- *	timed out, talked nonsense): a finding "error=WHAT" (with a detail
- *	text) whose action is the filter's on_error, as the chain's own
- *	timeout gives: none for continue, tempfail, reject.
+ *	filter_read_message() reads the message as it was received (header
+ *	and body, CRLF lines, no dot-stuffing, before any header edit) from
+ *	the spool, in FILTER_EOM: up to len octets from offset into buf; it
+ *	returns how many (0 at the end), or -1 where there is no message. It
+ *	reads a file or memory at once and never waits for the network.
  *
  *	FILTER_CONNECT and FILTER_HELO run for the policy chosen from the
  *	client alone (no sender, no recipient); their findings decide that
@@ -91,7 +96,8 @@
  *	reads it with filter_message_header(), the header block with every
  *	header edit so far applied (CRLF lines, no empty line; postern's own
  *	Authentication-Results come later), and filter_message_body(), the
- *	current body (the replacement, if any) from offset on: the octets
+ *	current body (the replacement, if any, else the received one through
+ *	filter_read_message() from body_offset on) from offset on: the octets
  *	read, 0 at the end, -1 on a read error.
  *
  *	Adding a filter is adding a file: a struct filter_type and one line in
@@ -184,10 +190,10 @@ struct filter_session {
 struct filter_txn {
 	const char *client_addr;
 	int client_port;
-	const char *local_addr; /* where the client connected to, or NULL */
-	int local_port;
 	const char *helo;
-	const char *hostname;    /* postern's name (the greeting's) */
+	const char *local_name;  /* our host name (hostname:), which a client must not claim */
+	const char *local_addr;  /* the address the client connected to, "" if not known */
+	int local_port;          /* and its port, 0 if not known */
 	const char *queue_id;    /* names the transaction in logs, as an MTA's queue id */
 	const char *mail_from;   /* without <>, "" for the null sender */
 	const char *mail_params; /* MAIL's ESMTP parameters, space separated, or NULL */
@@ -198,6 +204,9 @@ struct filter_txn {
 	const char *header_block; /* FILTER_EOM: the message header, CRLF lines */
 	size_t header_len;
 	unsigned long long size; /* FILTER_EOM: message octets */
+	/* FILTER_EOM: the spooled message, through filter_read_message(). */
+	ssize_t (*read_message)(void *arg, size_t offset, void *buf, size_t len);
+	void *read_arg;
 	struct finding *findings;
 	size_t nfindings;
 	struct header_edit *edits; /* in the order filters made them */
@@ -205,8 +214,7 @@ struct filter_txn {
 	struct envelope_edit *envelope; /* FILTER_EOM: in the order filters made them */
 	size_t nenvelope;
 	struct filter_session *session; /* NULL: none */
-	struct spool *message;          /* FILTER_EOM: the spooled message, header first */
-	size_t body_offset;             /* where its body begins */
+	size_t body_offset;             /* FILTER_EOM: where the message's body begins */
 	struct spool *new_body;         /* a replacement body, or NULL */
 	size_t spool_memory;            /* for new_body: as config limits.spool_memory */
 	const char *spool_dir;
@@ -259,8 +267,8 @@ struct filter_type {
 void filter_finding(struct filter_call *call, const char *method, const char *result, double score,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void filter_verdict(struct filter_call *call, enum action action, const char *reply);
-void filter_error(struct filter_call *call, const char *what, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+void filter_error(struct filter_call *call, const char *reason);
+ssize_t filter_read_message(const struct filter_txn *txn, size_t offset, void *buf, size_t len);
 void filter_done(struct filter_call *call);
 void filter_header_add(struct filter_call *call, const char *name, const char *value);
 void filter_header_insert(struct filter_call *call, unsigned index, const char *name,

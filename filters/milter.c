@@ -31,12 +31,13 @@
  *	change header, change sender, add recipient (with ESMTP args), delete
  *	recipient, replace body; PROGRESS restarts the timer.
  *
- *	Errors (cannot connect, closed, timed out, a reply that is not the
- *	protocol) become filter_error() (on_error decides), the connection is
+ *	Errors become filter_error() with the reason unreachable, timeout,
+ *	closed or protocol (a reply that is not the protocol; on_error
+ *	decides), the connection is
  *	closed and the milter is not asked again in the session; from then on
  *	each transaction gets the same error at MAIL. postern itself goes on.
  * DIAGNOSTICS
- *	event=milter_error filter= socket= stage= reason= (warning) once per
+ *	event=milter_error filter= socket= stage= error= reason= (warning) once per
  *	failure; event=milter_quarantine filter= reason= when a milter asks.
  */
 #include <arpa/inet.h>
@@ -100,7 +101,8 @@ struct milter_conn {
 	unsigned replbody : 1;       /* a replacement body has begun */
 	unsigned body_cr : 1;        /* the replacement body's last octet was CR */
 	char *helo_sent;
-	const char *why; /* a failure, for the findings of later transactions */
+	const char *reason; /* a failure ("unreachable", "timeout", "closed", "protocol"), */
+	                    /* for the findings of later transactions */
 	/* the message, at FILTER_EOM */
 	struct evbuffer *header;
 	size_t header_pos, body_pos;
@@ -139,16 +141,18 @@ finish(struct milter_conn *m)
 		filter_done(call);
 }
 
+/* The milter failed: reason is the finding's result, why says more in the log. */
 static void
-fail(struct milter_conn *m, const char *why)
+fail(struct milter_conn *m, const char *reason, const char *why)
 {
-	log_warn("event=milter_error filter=%s socket=%s stage=%s reason=\"%s\"", m->filter->name,
-	         m->mc->socket, m->call ? stage_names[m->call->stage] : "-", why);
+	log_warn("event=milter_error filter=%s socket=%s stage=%s error=%s reason=\"%s\"",
+	         m->filter->name, m->mc->socket, m->call ? stage_names[m->call->stage] : "-",
+	         reason, why);
 	conn_close(m);
 	m->state = M_DEAD;
-	m->why = why;
+	m->reason = reason;
 	if (m->call != NULL && !m->error_reported) {
-		filter_error(m->call, "milter", "%s: %s", m->mc->socket, why);
+		filter_error(m->call, reason);
 		m->error_reported = 1;
 	}
 	finish(m);
@@ -159,7 +163,10 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct milter_conn *m = arg;
 
-	fail(m, m->state == M_CONNECTING ? "connect timeout" : "timeout");
+	if (m->state == M_CONNECTING)
+		fail(m, "unreachable", "connect timeout");
+	else
+		fail(m, "timeout", "no reply in time");
 }
 
 static void
@@ -189,7 +196,7 @@ conn_open(struct milter_conn *m, struct event_base *base)
 	if (bufferevent_socket_connect(m->bev, (struct sockaddr *)&m->mc->addr,
 	                               (int)m->mc->addrlen) < 0 &&
 	    m->state == M_CONNECTING)
-		fail(m, "cannot connect");
+		fail(m, "unreachable", "cannot connect");
 }
 
 /* A macro's value for this stage, or NULL when postern does not know it. */
@@ -197,7 +204,7 @@ static const char *
 macro_value(const struct filter_txn *txn, const char *name, char *buf, size_t size)
 {
 	if (strcmp(name, "j") == 0)
-		return txn->hostname;
+		return txn->local_name;
 	if (strcmp(name, "i") == 0)
 		return txn->queue_id;
 	if (strcmp(name, "v") == 0)
@@ -210,14 +217,15 @@ macro_value(const struct filter_txn *txn, const char *name, char *buf, size_t si
 	}
 	if (strcmp(name, "client_addr") == 0)
 		return txn->client_addr;
-	if (strcmp(name, "daemon_addr") == 0 || strcmp(name, "if_addr") == 0)
+	if ((strcmp(name, "daemon_addr") == 0 || strcmp(name, "if_addr") == 0) && txn->local_addr &&
+	    *txn->local_addr)
 		return txn->local_addr;
-	if (strcmp(name, "daemon_port") == 0 && txn->local_addr) {
+	if (strcmp(name, "daemon_port") == 0 && txn->local_port > 0) {
 		snprintf(buf, size, "%d", txn->local_port);
 		return buf;
 	}
 	if (strcmp(name, "if_name") == 0)
-		return txn->hostname;
+		return txn->local_name;
 	if (strcmp(name, "client_name") == 0 || strcmp(name, "client_ptr") == 0)
 		return "unknown";
 	if (strcmp(name, "client_port") == 0) {
@@ -503,15 +511,15 @@ static void
 negotiated(struct milter_conn *m, const struct milter_packet *pk)
 {
 	if (pk->cmd != SMFIC_OPTNEG || milter_decode_optneg(pk->data, pk->len, &m->opt) < 0) {
-		fail(m, "bad negotiation reply");
+		fail(m, "protocol", "bad negotiation reply");
 		return;
 	}
 	if (m->opt.version < 2 || m->opt.version > SMFI_PROT_VERSION) {
-		fail(m, "unsupported protocol version");
+		fail(m, "protocol", "unsupported protocol version");
 		return;
 	}
 	if ((m->opt.actions & ~OFFERED_ACTIONS) || (m->opt.protocol & ~OFFERED_PROTOCOL)) {
-		fail(m, "milter asks for actions or protocol steps not offered");
+		fail(m, "protocol", "milter asks for actions or protocol steps not offered");
 		return;
 	}
 	for (size_t i = 0; i < MILTER_MACRO_STAGES; i++)
@@ -605,7 +613,7 @@ modify(struct milter_conn *m, const struct milter_reply *r)
 		return 0;
 	case SMFIR_REPLBODY:
 		if (replace_body(m, r->data, r->len) < 0)
-			filter_error(call, "milter", "cannot store the replacement body");
+			filter_error(call, "body");
 		return 0;
 	case SMFIR_QUARANTINE:
 		log_info("event=milter_quarantine filter=%s reason=\"%.200s\"", m->filter->name,
@@ -655,7 +663,7 @@ decided(struct milter_conn *m, const struct milter_reply *r)
 	}
 	if (r->cmd == SMFIR_SKIP) {
 		if (m->op != OP_BODY || !(m->opt.protocol & SMFIP_SKIP)) {
-			fail(m, "SKIP outside the body");
+			fail(m, "protocol", "SKIP outside the body");
 			return;
 		}
 		m->op = OP_EOB;
@@ -666,7 +674,7 @@ decided(struct milter_conn *m, const struct milter_reply *r)
 		int code = milter_reply_text(r->s1, strlen(r->s1), text, sizeof(text));
 
 		if (code < 0) {
-			fail(m, "malformed reply code");
+			fail(m, "protocol", "malformed reply code");
 			return;
 		}
 		filter_verdict(m->call, code >= 500 ? ACTION_REJECT : ACTION_TEMPFAIL, text);
@@ -676,7 +684,7 @@ decided(struct milter_conn *m, const struct milter_reply *r)
 	if (r->cmd == SMFIR_SHUTDOWN || r->cmd == SMFIR_CONN_FAIL) {
 		conn_close(m);
 		m->state = M_DEAD;
-		m->why = "the milter closed the connection";
+		m->reason = "closed";
 		m->error_reported = 1;
 	} else if (session_step && r->cmd == SMFIR_ACCEPT) {
 		m->session_accepted = 1;
@@ -704,11 +712,11 @@ reply(struct milter_conn *m, const struct milter_packet *pk)
 		return;
 	}
 	if (!m->waiting && pk->cmd != SMFIR_PROGRESS) {
-		fail(m, "reply nobody asked for");
+		fail(m, "protocol", "reply nobody asked for");
 		return;
 	}
 	if (milter_decode(pk, &r) < 0) {
-		fail(m, "malformed reply");
+		fail(m, "protocol", "malformed reply");
 		return;
 	}
 	switch (r.cmd) {
@@ -729,7 +737,7 @@ reply(struct milter_conn *m, const struct milter_packet *pk)
 		return;
 	default:
 		if (modify(m, &r) < 0)
-			fail(m, "modification not negotiated or malformed");
+			fail(m, "protocol", "modification not negotiated or malformed");
 		return;
 	}
 }
@@ -751,7 +759,7 @@ conn_readcb(struct bufferevent *bev, void *arg)
 		memcpy(&n, head, 4);
 		n = ntohl(n);
 		if (n == 0 || n > MILTER_PACKET_MAX) {
-			fail(m, "bad packet length");
+			fail(m, "protocol", "bad packet length");
 			return;
 		}
 		if (len < (size_t)n + 4)
@@ -779,10 +787,13 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
-		fail(m, m->state == M_CONNECTING ? "cannot connect" : "connection error");
+		if (m->state == M_CONNECTING)
+			fail(m, "unreachable", "cannot connect");
+		else
+			fail(m, "closed", "connection error");
 		return;
 	}
-	fail(m, "the milter closed the connection");
+	fail(m, "closed", "the milter closed the connection");
 }
 
 static struct milter_conn *
@@ -844,14 +855,14 @@ milter_run(struct filter_call *call)
 	if (call->stage == FILTER_ABORT || call->stage == FILTER_CLOSE)
 		return notice(call);
 	if (call->session_state == NULL) {
-		filter_error(call, "milter", "no session");
+		filter_error(call, "no-session");
 		return FILTER_DONE;
 	}
 	m = conn_of(call);
 	if (m->state == M_DEAD) {
 		/* Each transaction hears of it once, at its first stage. */
 		if (call->stage >= FILTER_MAIL && !m->error_reported) {
-			filter_error(call, "milter", "%s: %s", m->mc->socket, m->why);
+			filter_error(call, m->reason);
 			m->error_reported = 1;
 		}
 		return FILTER_DONE;
@@ -890,7 +901,7 @@ milter_cancel(struct filter_call *call)
 	m->call = NULL;
 	conn_close(m);
 	m->state = M_DEAD;
-	m->why = "timeout";
+	m->reason = "timeout";
 	m->error_reported = 1;
 	if (m->header != NULL)
 		evbuffer_free(m->header);

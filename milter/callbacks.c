@@ -136,9 +136,9 @@ fill_txn(struct pm_conn *c, struct filter_txn *txn)
 {
 	txn->client_addr = c->ip;
 	txn->client_port = c->port;
-	txn->local_addr = c->local_ip;
+	txn->local_addr = c->local_ip ? c->local_ip : "";
 	txn->helo = c->helo;
-	txn->hostname = c->cfg->hostname;
+	txn->local_name = c->cfg->hostname;
 	txn->queue_id = c->in_tx ? c->queue_id : NULL;
 	txn->mail_from = c->from;
 	txn->session = &c->fs;
@@ -518,6 +518,12 @@ feed_body(void *arg, const char *data, size_t len)
 	chain_feed(c->policy->chain, c->policy->nchain, FILTER_BODY, &c->txn, data, len);
 }
 
+static ssize_t
+read_spool(void *arg, size_t offset, void *buf, size_t len)
+{
+	return spool_read(arg, offset, buf, len);
+}
+
 /* On the loop: the message streams through the chain, then its EOM stage runs. */
 static void
 eom_job(struct bridge_job *job, void *arg)
@@ -535,7 +541,8 @@ eom_job(struct bridge_job *job, void *arg)
 	c->txn.header_block = c->hr.block;
 	c->txn.header_len = c->hr.block_len;
 	c->txn.size = spool_size(c->spool);
-	c->txn.message = c->spool;
+	c->txn.read_message = read_spool;
+	c->txn.read_arg = c->spool;
 	c->txn.body_offset = c->hr.block_len + (c->hr.complete ? 2 : 0);
 	stage_job(job, c);
 }

@@ -112,10 +112,10 @@ run_stage(struct session *s, const struct policy *p, enum filter_stage stage,
 {
 	txn->client_addr = s->ip;
 	txn->client_port = s->port;
-	txn->local_addr = s->local_ip[0] ? s->local_ip : NULL;
+	txn->local_name = s->cfg->hostname;
+	txn->local_addr = s->local_ip;
 	txn->local_port = s->local_port;
 	txn->helo = s->helo;
-	txn->hostname = s->cfg->hostname;
 	txn->queue_id = s->tx ? s->tx->queue_id : NULL;
 	txn->mail_from = s->tx ? s->tx->from : NULL;
 	txn->session = &s->fsession;
@@ -517,13 +517,13 @@ same_address(const char *a, const char *b)
 static size_t
 plan_envelope(struct transaction *tx)
 {
-	size_t n = tx->naccepted;
+	size_t n = tx->ftxn.nrcpt;
 	char **cmds = xcalloc(n + tx->ftxn.nenvelope + 1, sizeof(*cmds));
 	const char **addrs = xcalloc(n + tx->ftxn.nenvelope + 1, sizeof(*addrs));
 
 	for (size_t i = 0; i < n; i++) {
 		cmds[i] = xstrdup(tx->accepted_cmd[i]);
-		addrs[i] = tx->accepted_addr[i];
+		addrs[i] = tx->accepted[i];
 	}
 	for (size_t e = 0; e < tx->ftxn.nenvelope; e++) {
 		const struct envelope_edit *ed = &tx->ftxn.envelope[e];
@@ -696,6 +696,12 @@ session_filter_resend_step(struct session *s, int code, struct evbuffer *reply)
 	backend_message(s->backend, tx->resend_headers, tx->resend_body, tx->resend_skip);
 }
 
+static ssize_t
+read_spool(void *arg, size_t offset, void *buf, size_t len)
+{
+	return spool_read(arg, offset, buf, len);
+}
+
 void
 session_filter_eom(struct session *s)
 {
@@ -705,7 +711,8 @@ session_filter_eom(struct session *s)
 	tx->ftxn.header_block = tx->hr.block;
 	tx->ftxn.header_len = tx->hr.block_len;
 	tx->ftxn.size = spool_size(tx->spool);
-	tx->ftxn.message = tx->spool;
+	tx->ftxn.read_message = read_spool;
+	tx->ftxn.read_arg = tx->spool;
 	tx->ftxn.body_offset = tx->hr.block_len + (tx->hr.complete ? 2 : 0);
 	run_stage(s, tx->policy, FILTER_EOM, &tx->ftxn, eom_filtered);
 }
@@ -717,11 +724,13 @@ session_filter_accepted_rcpt(struct session *s)
 
 	if (tx->policy == NULL)
 		tx->policy = tx->rcpt_policy;
-	tx->accepted_cmd = xrealloc(tx->accepted_cmd, (tx->naccepted + 1) * sizeof(char *));
-	tx->accepted_addr = xrealloc(tx->accepted_addr, (tx->naccepted + 1) * sizeof(char *));
-	tx->accepted_cmd[tx->naccepted] = tx->rcpt_cmd;
-	tx->accepted_addr[tx->naccepted++] = xstrdup(tx->rcpt_line);
+	tx->accepted_cmd =
+	        xrealloc(tx->accepted_cmd, (tx->ftxn.nrcpt + 1) * sizeof(*tx->accepted_cmd));
+	tx->accepted_cmd[tx->ftxn.nrcpt] = tx->rcpt_cmd;
 	tx->rcpt_cmd = NULL;
+	tx->accepted = xrealloc(tx->accepted, (tx->ftxn.nrcpt + 1) * sizeof(*tx->accepted));
+	tx->accepted[tx->ftxn.nrcpt++] = xstrdup(tx->rcpt_line);
+	tx->ftxn.rcpts = (const char *const *)tx->accepted;
 }
 
 void
@@ -736,12 +745,12 @@ session_filter_end(struct session *s)
 	filter_txn_clear(&tx->ftxn);
 	header_reader_free(&tx->hr);
 	free(tx->rcpt_cmd);
-	for (size_t i = 0; i < tx->naccepted; i++) {
+	for (size_t i = 0; i < tx->ftxn.nrcpt; i++)
+		free(tx->accepted[i]);
+	free(tx->accepted);
+	for (size_t i = 0; i < tx->ftxn.nrcpt; i++)
 		free(tx->accepted_cmd[i]);
-		free(tx->accepted_addr[i]);
-	}
 	free(tx->accepted_cmd);
-	free(tx->accepted_addr);
 	for (size_t i = 0; i < tx->nresend; i++)
 		free(tx->resend[i]);
 	free(tx->resend);

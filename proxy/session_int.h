@@ -60,11 +60,10 @@ struct transaction {
 	const struct policy *pre_policy;  /* chosen at MAIL, without a recipient */
 	const struct policy *policy;      /* the transaction's: its first recipient's */
 	const struct policy *rcpt_policy; /* the recipient being checked */
-	char *rcpt_cmd;       /* the RCPT command waiting for its filters, then its reply */
-	char **accepted_cmd;  /* the RCPT commands the backend accepted */
-	char **accepted_addr; /* and their addresses */
-	size_t naccepted;
-	int eom_done; /* the EOM stage ran: no ABORT notice */
+	char *rcpt_cmd;      /* the RCPT command waiting for its filters, then its reply */
+	char **accepted;     /* the recipients the backend accepted: ftxn.rcpts */
+	char **accepted_cmd; /* and their RCPT commands, for a resend */
+	int eom_done;        /* the EOM stage ran: no ABORT notice */
 	size_t rcpt_first_finding;
 	struct header_reader hr; /* the header, parsed once, as the message streams */
 	int streaming;           /* a filter wants header fields and body chunks */
@@ -107,8 +106,8 @@ struct session {
 	void (*filter_next)(struct session *s);
 	int port;
 	char ip[INET6_ADDRSTRLEN];
+	char local_ip[INET6_ADDRSTRLEN]; /* the address the client connected to, or "" */
 	int local_port;
-	char local_ip[INET6_ADDRSTRLEN]; /* "" when unknown */
 };
 
 /* session.c */

@@ -182,6 +182,8 @@ check_le "no connection left open after the session" 0 "$conns"
 out=$(send "" --to b@dead.test)
 check_match "milter not there, on_error tempfail: 451" "$out" '^<\*\* 451 '
 check_contains "milter error logged" "$(cat "$px_log")" "event=milter_error filter=dead"
+check_match "dead: error=unreachable, at its first stage (RCPT)" "$(cat "$px_log")" 'event=milter_error filter=dead .*stage=rcpt error=unreachable'
+
 out=$(send "" --to b@deadok.test)
 check_match "milter not there, on_error accept: delivered" "$out" '^<.* 250 2\.0\.0 Ok'
 out=$(send "sleep=3500")
@@ -189,6 +191,9 @@ check_match "milter too slow (eom timeout 2s), on_error tempfail: 451" "$out" '^
 out=$(send "" --to b@garbage.test)
 check_match "milter talking nonsense, on_error reject: 550" "$out" '^<\*\* 550 '
 check_contains "nonsense logged" "$(cat "$px_log")" 'event=milter_error filter=garbage'
+check_match "garbage: error=protocol" "$(cat "$px_log")" 'event=milter_error filter=garbage .*error=protocol'
+check_match "the slow one: m.error=timeout" "$(cat "$px_log")" 'event=transaction .*findings=m\.error=timeout'
+
 out=$(send "report")
 check_match "after all that, postern and the milter still work" "$out" '^<.* 250 2\.0\.0 Ok'
 

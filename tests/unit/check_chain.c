@@ -41,7 +41,7 @@ probe_run(struct filter_call *call)
 	if (call->stage == FILTER_MAIL) {
 		/* Not at MAIL: ignored (and logged as a filter bug). */
 		filter_rcpt_add(call, "early@example.org", NULL);
-		filter_error(call, "test", "peer %s", "failed");
+		filter_error(call, "unreachable");
 	}
 	return FILTER_DONE;
 }
@@ -86,13 +86,13 @@ START_TEST(test_session)
 	ck_assert_str_eq(t.findings[0].method, "error");
 	ck_assert_int_eq(t.findings[0].action, ACTION_NONE);
 	ck_assert_int_eq(t.findings[1].action, ACTION_TEMPFAIL);
-	ck_assert_str_eq(t.findings[1].detail, "peer failed");
+	ck_assert_str_eq(t.findings[1].result, "unreachable");
 	ck_assert_uint_eq(t.nenvelope, 0);
 	chain_notify(&t, FILTER_ABORT);
 	ck_assert_int_eq(runs[FILTER_ABORT], 2);
 	filter_txn_carry(&s, &t);
 	ck_assert_uint_eq(s.nfindings, 2);
-	ck_assert_str_eq(s.findings[1].detail, "peer failed");
+	ck_assert_str_eq(s.findings[1].result, "unreachable");
 	filter_txn_drop_findings(&s, 1);
 	ck_assert_uint_eq(s.nfindings, 1);
 	filter_txn_clear(&t);
@@ -105,6 +105,12 @@ START_TEST(test_session)
 	event_base_free(base);
 }
 END_TEST
+
+static ssize_t
+read_spool(void *arg, size_t offset, void *buf, size_t len)
+{
+	return spool_read(arg, offset, buf, len);
+}
 
 START_TEST(test_eom_edits)
 {
@@ -121,7 +127,8 @@ START_TEST(test_eom_edits)
 	char buf[64];
 
 	spool_write(sp, msg, strlen(msg));
-	t.message = sp;
+	t.read_message = read_spool;
+	t.read_arg = sp;
 	t.body_offset = 15;
 	ck_assert_int_eq(filter_message_body(&t, 0, buf, sizeof(buf)), 10);
 	ck_assert_mem_eq(buf, "old body\r\n", 10);
