@@ -531,6 +531,16 @@ negotiated(struct milter_conn *m, const struct milter_packet *pk)
 	pump(m);
 }
 
+/* A line break in a header value must fold it; anything else would add a field. */
+static int
+folded_only(const char *value)
+{
+	for (const char *p = strstr(value, "\r\n"); p; p = strstr(p + 2, "\r\n"))
+		if (p[2] != ' ' && p[2] != '\t')
+			return 0;
+	return 1;
+}
+
 /* A header value from the milter, its line ends made CRLF. */
 static char *
 crlf_value(const char *v)
@@ -602,6 +612,10 @@ modify(struct milter_conn *m, const struct milter_reply *r)
 	case SMFIR_INSHEADER:
 	case SMFIR_CHGHEADER:
 		value = crlf_value(r->s2);
+		if (!folded_only(value)) {
+			free(value);
+			return -1;
+		}
 		if (r->cmd == SMFIR_ADDHEADER)
 			filter_header_add(call, r->s1, value);
 		else if (r->cmd == SMFIR_INSHEADER)
@@ -627,7 +641,9 @@ modify(struct milter_conn *m, const struct milter_reply *r)
 	addr = xstrdup(r->s1[0] == '<' ? r->s1 + 1 : r->s1);
 	if (*addr && addr[strlen(addr) - 1] == '>' && r->s1[0] == '<')
 		addr[strlen(addr) - 1] = '\0';
-	if (strpbrk(addr, "\r\n<> ") != NULL || (r->s2 && strpbrk(r->s2, "\r\n") != NULL)) {
+	/* Only the sender may be empty (the null sender). */
+	if (strpbrk(addr, "\r\n<> ") != NULL || (r->s2 && strpbrk(r->s2, "\r\n") != NULL) ||
+	    (*addr == '\0' && r->cmd != SMFIR_CHGFROM)) {
 		free(addr);
 		return -1;
 	}

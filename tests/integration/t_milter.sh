@@ -188,6 +188,9 @@ out=$(send "" --to b@deadok.test)
 check_match "milter not there, on_error accept: delivered" "$out" '^<.* 250 2\.0\.0 Ok'
 out=$(send "sleep=3500")
 check_match "milter too slow (eom timeout 2s), on_error tempfail: 451" "$out" '^<\*\* 451 '
+out=$(send "inject")
+check_match "a header value that smuggles in a field: on_error tempfail, 451" "$out" '^<\*\* 451 '
+check_match "logged as a protocol error" "$(cat "$px_log")" 'event=milter_error filter=m .*error=protocol reason="modification not negotiated or malformed"'
 out=$(send "" --to b@garbage.test)
 check_match "milter talking nonsense, on_error reject: 550" "$out" '^<\*\* 550 '
 check_contains "nonsense logged" "$(cat "$px_log")" 'event=milter_error filter=garbage'

@@ -13,7 +13,8 @@
  *	chgfrom=ADDR[+ARGS] (ARGS with "+" for spaces), addrcpt=ADDR,
  *	addrcpt_par=ADDR+ARGS, delrcpt=ADDR, replbody=TEXT (the body becomes
  *	TEXT, "+" for spaces, and CRLF, sent in two calls), quarantine=REASON, progress (three
- *	times, each after 900 ms), sleep=MS, report (adds a header
+ *	times, each after 900 ms), inject (a header value whose line break
+ *	does not fold), sleep=MS, report (adds a header
  *	X-Milter-Seen: with what the milter saw: macros j, i, {client_addr},
  *	{client_port} and {daemon_addr} (asked for with SETSYMLIST at
  *	CONNECT), {mail_addr},
@@ -218,6 +219,9 @@ tm_eom(SMFICTX *ctx)
 				usleep(900000);
 				smfi_progress(ctx);
 			}
+		} else if (strcmp(w, "inject") == 0) {
+			/* A line break that does not fold: a field smuggled in. */
+			smfi_addheader(ctx, "X-Inject", "a\nBcc: evil@example.org");
 		} else if (strncmp(w, "sleep=", 6) == 0)
 			usleep((useconds_t)atoi(w + 6) * 1000);
 		else if (strcmp(w, "report") == 0) {
