@@ -51,4 +51,9 @@ for c in "${CASES[@]}"; do
 done
 check_match "postern-milter logged the refusal" "$(cat "$T/pm.log")" \
 	'event=transaction .* status=550 .*policy=default action=reject findings=t\.test=reject'
+kill -TERM "$pm_pid"
+wait_until 10 sh -c "! kill -0 $pm_pid 2>/dev/null"
+check_true "postern-milter stops on SIGTERM" sh -c "! kill -0 $pm_pid 2>/dev/null"
+check_no_match "postern-milter: no sanitizer report" "$(cat "$T/pm.log")" \
+	'ERROR: (Address|Leak)Sanitizer|runtime error: |WARNING: .*Sanitizer'
 it_done
