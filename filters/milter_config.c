@@ -7,7 +7,8 @@
  * DESCRIPTION
  *	Reads, besides the keys every filter has (type, timeout, on_error):
  *
- *	socket: inet:HOST:PORT, inet:PORT@HOST (Sendmail's spelling),
+ *	socket (or milter, which also makes type: milter the default):
+ *	inet:HOST:PORT, inet:PORT@HOST (Sendmail's spelling),
  *	inet6:[HOST]:PORT, inet6:PORT@HOST, unix:PATH (or local:PATH). HOST is
  *	a numeric address or localhost: resolving a name would block.
  *
@@ -266,7 +267,7 @@ milter_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, cons
 			continue;
 		if (strcmp(key, "timeout") == 0) {
 			timeout_given = 1;
-		} else if (strcmp(key, "socket") == 0) {
+		} else if (strcmp(key, "socket") == 0 || strcmp(key, "milter") == 0) {
 			if ((val = scalar_of(&r, v, key)) == NULL)
 				continue;
 			free(mc->socket);
@@ -283,8 +284,8 @@ milter_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, cons
 			read_macros(&r, v, mc);
 		} else {
 			error_at(&r, k,
-			         ": unknown key \"%s\" (type, timeout, on_error, socket, timeouts, "
-			         "macros)",
+			         ": unknown key \"%s\" (type, timeout, on_error, socket or milter, "
+			         "timeouts, macros)",
 			         key);
 		}
 	}

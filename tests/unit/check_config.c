@@ -642,6 +642,11 @@ START_TEST(test_milter)
 	                   "  d: { type: milter, socket: local:/run/x, timeout: 5s }\n");
 	ck_assert_uint_eq(cfg->policies.filters[3]->timeout_ms, 5000);
 	config_unref(cfg);
+	/* DESIGN.md's spelling: a milter: key makes the type milter. */
+	cfg = assert_loads(
+	        "filters:\n  opendkim: { milter: inet:127.0.0.1:8891, on_error: continue }\n");
+	ck_assert_str_eq(cfg->policies.filters[0]->type->name, "milter");
+	config_unref(cfg);
 	assert_error("milter: { socket: 127.0.0.1:8893 }\n",
 	             "t.yaml:1:19: milter.socket: \"127.0.0.1:8893\": not inet:HOST:PORT, "
 	             "inet:PORT@HOST, inet6:PORT@HOST or unix:PATH");
@@ -659,7 +664,7 @@ START_TEST(test_milter)
 	        "rcpt, data, eoh, eom)");
 	assert_error("filters:\n  m: { type: milter, socket: inet:1.2.3.4:1, sock: x }\n",
 	             "t.yaml:2:46: filters.m: unknown key \"sock\" (type, timeout, on_error, "
-	             "socket, timeouts, macros)");
+	             "socket or milter, timeouts, macros)");
 }
 END_TEST
 
