@@ -1,7 +1,8 @@
 #!/bin/bash
 # postern-milter driven by miltertest (OpenDKIM's milter test harness, Debian
 # package miltertest) with the Lua script milter/postern.lua: a clean message,
-# one the test filter rejects and one it tags and edits, on one connection;
+# one the test filter rejects, one it tags and edits, one quarantined, one
+# discarded, one with a new body and a recipient less, on one connection;
 # the replies and the EOM modifications are checked by the script, the log
 # line here.
 . "$(dirname "$0")/lib.sh"
@@ -34,8 +35,8 @@ wait_port "$port" "$pm_pid" || { fail "start postern-milter" "$(cat "$T/pm.log")
 MILTER_SOCKET="inet:$port@127.0.0.1" timeout 60 miltertest -s "$IT_DIR/milter/postern.lua" >"$T/mt.out" 2>&1
 status=$?
 check_eq "miltertest script passes" 0 "$status"
-check_eq "every check of the script ran" 17 "$(grep -c '^ok - ' "$T/mt.out")"
-check_contains "the last check ran" "$(cat "$T/mt.out")" "ok - tag: recipient added"
+check_eq "every check of the script ran" 29 "$(grep -c '^ok - ' "$T/mt.out")"
+check_contains "the last check ran" "$(cat "$T/mt.out")" "ok - recipient deleted"
 [ "$status" = 0 ] || cat "$T/mt.out"
 wait_until 5 grep -q 'status=550' "$T/pm.log"
 check_match "the transaction log line, as postern's" "$(cat "$T/pm.log")" \

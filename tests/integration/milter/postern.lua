@@ -3,7 +3,9 @@
 -- one connection: a clean message (accepted; an spf=pass finding from the test
 -- filter gives an Authentication-Results, inserted; a forged one deleted), one the test filter rejects (X-Test-Action: reject:
 -- the policy's 550 as the SMTP reply), one it tags with an added header and
--- a new sender and recipient (X-Test-Action: tag add=... from=... addrcpt=...).
+-- a new sender and recipient (X-Test-Action: tag add=... from=... addrcpt=...);
+-- then quarantine (smfi_quarantine), discard, a replaced body and a deleted
+-- recipient.
 
 local sock = os.getenv("MILTER_SOCKET")
 local conn = mt.connect(sock, 40, 0.25)
@@ -58,6 +60,18 @@ expect("tag: accepted", SMFIR_CONTINUE)
 check("tag: X-Postern-Action inserted", mt.eom_check(conn, MT_HDRINSERT, "X-Postern-Action"))
 check("tag: the filter's header added", mt.eom_check(conn, MT_HDRADD, "X-Tagged", "yes"))
 check("tag: recipient added", mt.eom_check(conn, MT_RCPTADD, "<added@example.test>"))
+
+message("quarantine", "bob@example.test")
+expect("quarantine: accepted, to be held", SMFIR_CONTINUE)
+check("quarantine: the MTA is asked to hold it", mt.eom_check(conn, MT_QUARANTINE))
+
+message("discard", "bob@example.test")
+expect("discard: SMFIR_DISCARD", SMFIR_DISCARD)
+
+message("body=replaced delrcpt=bob@example.test", "bob@example.test")
+expect("body and recipient edits: accepted", SMFIR_CONTINUE)
+check("body replaced", mt.eom_check(conn, MT_BODYCHANGE, "replaced\r\n"))
+check("recipient deleted", mt.eom_check(conn, MT_RCPTDELETE, "<bob@example.test>"))
 
 mt.disconnect(conn)
 mt.echo("miltertest: done")
