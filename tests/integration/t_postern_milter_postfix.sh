@@ -7,7 +7,7 @@
 # (spamd), add the filter to the chain in the YAML below and a line to CASES.
 . "$(dirname "$0")/lib.sh"
 it_init
-need_cmd swaks
+need_cmd swaks smtp-source
 POSTERN_MILTER=${POSTERN_MILTER:-${top_builddir:-.}/milter/postern-milter}
 [ -x "$POSTERN_MILTER" ] || skip "no postern-milter at $POSTERN_MILTER"
 
@@ -49,6 +49,14 @@ for c in "${CASES[@]}"; do
 	check_contains "$name: in Postfix's queue with the header" \
 		"$(postcat -c "$pf_conf" -hq "$id" 2>&1)" "$header"
 done
+# Ten sessions at once: libmilter's threads share the one chain thread.
+before=$(postfix_queue_ids pf | wc -l)
+timeout 60 smtp-source -s 10 -m 50 -l 2000 -f load@client.test -t user@backend.test \
+	"127.0.0.1:$pf_port" >"$T/load.out" 2>&1
+check_eq "50 messages through Postfix and postern-milter, 10 at a time" 0 $?
+wait_until 20 sh -c "[ \$(postqueue -c '$pf_conf' -j 2>/dev/null | grep -c load@client.test) -ge 50 ]"
+check_eq "all 50 held in Postfix's queue" 50 "$(postqueue -c "$pf_conf" -j 2>/dev/null | grep -c load@client.test)"
+check_eq "postern-milter logged each of them" 50 "$(grep -c 'event=transaction .*from=<load@client\.test>.*status=250' "$T/pm.log")"
 check_match "postern-milter logged the refusal" "$(cat "$T/pm.log")" \
 	'event=transaction .* status=550 .*policy=default action=reject findings=t\.test=reject'
 kill -TERM "$pm_pid"
