@@ -15,7 +15,9 @@
  *	{auth_authen} marks the client authenticated for policy matching.
  *
  *	The message is spooled as libmilter delivers it (header fields as
- *	"Name: value" CRLF lines, then the body) and streamed through the
+ *	"Name:value" CRLF lines, the value with its leading space where the
+ *	MTA offers SMFIP_HDR_LEADSPC, as Postfix does, so DKIM sees the header
+ *	as sent; else "Name: value"; then the body) and streamed through the
  *	chain at the end, as postern does while it arrives. Then: reject and
  *	tempfail become the reply (SMFIS_REJECT or SMFIS_TEMPFAIL with
  *	smfi_setreply or smfi_setmlreply), discard SMFIS_DISCARD, quarantine
@@ -62,6 +64,7 @@ struct pm_conn {
 	int port;
 	char *local_ip; /* the MTA's {daemon_addr}, or NULL */
 	int authenticated;
+	int leadspc; /* SMFIP_HDR_LEADSPC: header values exactly as in the message */
 	char *helo;
 	struct sockaddr_storage ss;
 	struct filter_session fs;
@@ -331,12 +334,36 @@ end_transaction(struct pm_conn *c, int eom_done)
 	c->in_tx = 0;
 }
 
+#define PM_ACTIONS                                                                           \
+	(SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_ADDRCPT | SMFIF_ADDRCPT_PAR | \
+	 SMFIF_DELRCPT | SMFIF_QUARANTINE | SMFIF_CHGFROM)
+
+/* Every step, each answered; header values with their leading space where the MTA can. */
+static sfsistat
+pm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2, unsigned long f3,
+             unsigned long *pf0, unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	struct pm_conn *c = xcalloc(1, sizeof(*c));
+
+	/* DKIM with simple canonicalization needs the header as it was. */
+	c->leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
+	smfi_setpriv(ctx, c);
+	*pf0 = f0 & PM_ACTIONS;
+	*pf1 = f1 & SMFIP_HDR_LEADSPC;
+	*pf2 = 0;
+	*pf3 = 0;
+	return SMFIS_CONTINUE;
+}
+
 static sfsistat
 pm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
-	struct pm_conn *c = xcalloc(1, sizeof(*c));
+	struct pm_conn *c = conn_of(ctx);
 	struct policy_subject subject;
 	struct policy_decision d;
+
+	if (c == NULL)
+		c = xcalloc(1, sizeof(*c));
 
 	c->cfg = config_ref(config);
 	pthread_mutex_lock(&id_lock);
@@ -469,7 +496,7 @@ pm_header(SMFICTX *ctx, char *name, char *value)
 	struct evbuffer *line = evbuffer_new();
 
 	/* Folds come as LF (Postfix, Sendmail): the message has CRLF. */
-	evbuffer_add_printf(line, "%s: ", name);
+	evbuffer_add_printf(line, c->leadspc ? "%s:" : "%s: ", name);
 	for (const char *v = value; *v; v++) {
 		if (*v == '\n' && (v == value || v[-1] != '\r'))
 			evbuffer_add(line, "\r", 1);
@@ -572,11 +599,14 @@ split_field(const char *field, size_t len, char **name, char **value)
 	return 0;
 }
 
+/* A value for the MTA: LF folds, and the leading space when it takes values verbatim. */
 static char *
-lf_folds(const char *value)
+lf_folds(const struct pm_conn *c, const char *value)
 {
-	char *s = xstrdup(value), *o = s;
+	char *s = xmalloc(strlen(value) + 2), *o = s;
 
+	if (c->leadspc)
+		*o++ = ' ';
 	for (const char *v = value; *v; v++)
 		if (*v != '\r')
 			*o++ = *v;
@@ -627,7 +657,7 @@ apply_edits(SMFICTX *ctx, struct pm_conn *c, const struct policy_decision *d)
 		strip_forged(ctx, c, id);
 	for (size_t i = 0; i < t->nedits; i++) {
 		const struct header_edit *e = &t->edits[i];
-		char *v = e->value ? lf_folds(e->value) : NULL;
+		char *v = e->value ? lf_folds(c, e->value) : NULL;
 
 		if (e->op == HEADER_ADD)
 			smfi_addheader(ctx, e->name, v ? v : "");
@@ -663,7 +693,10 @@ apply_edits(SMFICTX *ctx, struct pm_conn *c, const struct policy_decision *d)
 
 		n--;
 		if (split_field(fields[n], lens[n], &name, &value) == 0) {
-			smfi_insheader(ctx, 0, name, value);
+			char *v = lf_folds(c, value);
+
+			smfi_insheader(ctx, 0, name, v);
+			free(v);
 			free(name);
 			free(value);
 		}
@@ -770,8 +803,7 @@ callbacks_desc(void)
 	static struct smfiDesc desc = {
 	        .xxfi_name = "postern-milter",
 	        .xxfi_version = SMFI_VERSION,
-	        .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_ADDRCPT |
-	                      SMFIF_ADDRCPT_PAR | SMFIF_DELRCPT | SMFIF_QUARANTINE | SMFIF_CHGFROM,
+	        .xxfi_flags = PM_ACTIONS,
 	        .xxfi_connect = pm_connect,
 	        .xxfi_helo = pm_helo,
 	        .xxfi_envfrom = pm_envfrom,
@@ -782,6 +814,7 @@ callbacks_desc(void)
 	        .xxfi_eom = pm_eom,
 	        .xxfi_abort = pm_abort,
 	        .xxfi_close = pm_close,
+	        .xxfi_negotiate = pm_negotiate,
 	};
 
 	return &desc;

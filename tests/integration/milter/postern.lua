@@ -58,7 +58,9 @@ check("reject: the policy's 550 5.7.1", mt.eom_check(conn, MT_SMTPREPLY, "550", 
 message("tag add=X-Tagged:yes from=new@sender.test addrcpt=added@example.test", "bob@example.test")
 expect("tag: accepted", SMFIR_CONTINUE)
 check("tag: X-Postern-Action inserted", mt.eom_check(conn, MT_HDRINSERT, "X-Postern-Action"))
-check("tag: the filter's header added", mt.eom_check(conn, MT_HDRADD, "X-Tagged", "yes"))
+-- miltertest offers SMFIP_HDR_LEADSPC and postern-milter takes it (header values
+-- exactly as in the message), so what it adds carries its leading space.
+check("tag: the filter's header added", mt.eom_check(conn, MT_HDRADD, "X-Tagged", " yes"))
 check("tag: recipient added", mt.eom_check(conn, MT_RCPTADD, "<added@example.test>"))
 
 message("quarantine", "bob@example.test")
