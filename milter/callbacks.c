@@ -29,7 +29,8 @@
  *	logs and enforces nothing.
  * DIAGNOSTICS
  *	The same transaction log line as postern (event=transaction, with
- *	policy=, action=, findings=), and event=monitor lines.
+ *	policy=, action=, findings=), and event=monitor lines;
+ *	event=milter_edit_failed for a modification the MTA refused.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -647,34 +648,45 @@ strip_forged(SMFICTX *ctx, struct pm_conn *c, const char *id)
 		smfi_chgheader(ctx, "Authentication-Results", (int)forged[--nforged], NULL);
 }
 
+/* A modification the MTA refused (not negotiated, say) is logged: it is lost. */
 static void
-apply_edits(SMFICTX *ctx, struct pm_conn *c, const struct policy_decision *d)
+edited(const struct pm_conn *c, const char *what, int rc)
 {
-	const char *id = c->cfg->authserv_id ? c->cfg->authserv_id : c->cfg->hostname;
-	struct filter_txn *t = &c->txn;
+	if (rc == MI_FAILURE)
+		log_warn("event=milter_edit_failed session=%lx edit=%s", c->id, what);
+}
 
-	if (c->hr.complete)
-		strip_forged(ctx, c, id);
+static void
+header_edits(SMFICTX *ctx, struct pm_conn *c)
+{
+	const struct filter_txn *t = &c->txn;
+
 	for (size_t i = 0; i < t->nedits; i++) {
 		const struct header_edit *e = &t->edits[i];
 		char *v = e->value ? lf_folds(c, e->value) : NULL;
 
 		if (e->op == HEADER_ADD)
-			smfi_addheader(ctx, e->name, v ? v : "");
+			edited(c, "addheader", smfi_addheader(ctx, e->name, v ? v : ""));
 		else if (e->op == HEADER_INSERT)
-			smfi_insheader(ctx, (int)e->index, e->name, v ? v : "");
+			edited(c, "insheader",
+			       smfi_insheader(ctx, (int)e->index, e->name, v ? v : ""));
 		else
-			smfi_chgheader(ctx, e->name, (int)e->index, v);
+			edited(c, "chgheader", smfi_chgheader(ctx, e->name, (int)e->index, v));
 		free(v);
 	}
-	/* Ours in front, in order: inserted at 0 from the last one back. */
-	struct evbuffer *ours = evbuffer_new();
+}
 
-	policy_headers(d, id, t->findings, t->nfindings, ours);
-	size_t len = evbuffer_get_length(ours);
-	const char *text = (const char *)evbuffer_pullup(ours, -1);
+/* Ours in front, in order: inserted at 0 from the last one back. */
+static void
+our_headers(SMFICTX *ctx, struct pm_conn *c, const struct policy_decision *d, const char *id)
+{
+	struct evbuffer *ours = evbuffer_new();
 	const char *fields[32];
 	size_t lens[32], n = 0;
+
+	policy_headers(d, id, c->txn.findings, c->txn.nfindings, ours);
+	size_t len = evbuffer_get_length(ours);
+	const char *text = (const char *)evbuffer_pullup(ours, -1);
 
 	for (const char *p = text, *end = text + len; p < end && n < 32;) {
 		const char *q = p;
@@ -695,35 +707,56 @@ apply_edits(SMFICTX *ctx, struct pm_conn *c, const struct policy_decision *d)
 		if (split_field(fields[n], lens[n], &name, &value) == 0) {
 			char *v = lf_folds(c, value);
 
-			smfi_insheader(ctx, 0, name, v);
+			edited(c, "insheader", smfi_insheader(ctx, 0, name, v));
 			free(v);
 			free(name);
 			free(value);
 		}
 	}
 	evbuffer_free(ours);
+}
+
+static void
+envelope_edits(SMFICTX *ctx, struct pm_conn *c)
+{
+	const struct filter_txn *t = &c->txn;
+
 	for (size_t i = 0; i < t->nenvelope; i++) {
 		const struct envelope_edit *e = &t->envelope[i];
 		char *addr = xmalloc(strlen(e->address) + 3);
 
 		sprintf(addr, "<%s>", e->address);
 		if (e->op == ENVELOPE_SENDER)
-			smfi_chgfrom(ctx, addr, e->args);
+			edited(c, "chgfrom", smfi_chgfrom(ctx, addr, e->args));
 		else if (e->op == ENVELOPE_RCPT_DELETE)
-			smfi_delrcpt(ctx, addr);
+			edited(c, "delrcpt", smfi_delrcpt(ctx, addr));
 		else if (e->args != NULL)
-			smfi_addrcpt_par(ctx, addr, e->args);
+			edited(c, "addrcpt_par", smfi_addrcpt_par(ctx, addr, e->args));
 		else
-			smfi_addrcpt(ctx, addr);
+			edited(c, "addrcpt", smfi_addrcpt(ctx, addr));
 		free(addr);
 	}
-	if (t->new_body != NULL) {
+}
+
+static void
+apply_edits(SMFICTX *ctx, struct pm_conn *c, const struct policy_decision *d)
+{
+	const char *id = c->cfg->authserv_id ? c->cfg->authserv_id : c->cfg->hostname;
+	struct spool *body = c->txn.new_body;
+
+	if (c->hr.complete)
+		strip_forged(ctx, c, id);
+	header_edits(ctx, c);
+	our_headers(ctx, c, d, id);
+	envelope_edits(ctx, c);
+	if (body != NULL) {
 		char buf[65536];
 		ssize_t got;
 
-		for (size_t off = 0; (got = spool_read(t->new_body, off, buf, sizeof(buf))) > 0;
+		for (size_t off = 0; (got = spool_read(body, off, buf, sizeof(buf))) > 0;
 		     off += (size_t)got)
-			smfi_replacebody(ctx, (unsigned char *)buf, (int)got);
+			edited(c, "replacebody",
+			       smfi_replacebody(ctx, (unsigned char *)buf, (int)got));
 	}
 }
 
