@@ -89,7 +89,7 @@ libspf2_message(const char *file, int line, const char *msg)
 	log_debug("event=libspf2 msg=%s", log_quote(q, sizeof(q), msg, strlen(msg)));
 }
 
-static _Noreturn void
+static __attribute__((noreturn)) void
 libspf2_error(const char *file, int line, const char *msg)
 {
 	char q[300];
@@ -107,6 +107,8 @@ set_handlers(void)
 	SPF_info_handler = libspf2_message;
 	SPF_debug_handler = libspf2_message;
 }
+
+static void stop(struct eval *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 stop(struct eval *e, const char *fmt, ...)

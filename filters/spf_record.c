@@ -474,5 +474,15 @@ spf_explanation_prepare(const char *text, char *out, size_t size)
 int
 spf_domain_ok(const char *domain)
 {
-	return dns_name_ok(domain) && strchr(domain, '.') != NULL && strchr(domain, '.')[1] != '\0';
+	const char *last;
+	size_t n = strlen(domain);
+
+	if (!dns_name_ok(domain) || strchr(domain, '.') == NULL || strpbrk(domain, "[]") != NULL)
+		return 0;
+	if (domain[n - 1] == '.')
+		n--;
+	for (last = domain + n; last > domain && last[-1] != '.'; last--)
+		;
+	/* An address ("192.0.2.1") is no domain: its last label is all digits. */
+	return last > domain && strspn(last, "0123456789") < (size_t)(domain + n - last);
 }
