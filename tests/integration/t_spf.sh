@@ -132,6 +132,21 @@ send "$rspf_port" helo-pass.test a@softfail.test
 expect_delivered "Received-SPF: softfail" "$out" "spf=softfail"
 check_contains "Received-SPF softfail" "$(last_msg)" 'Received-SPF: softfail (mx.postern.test: domain of a@softfail.test is not quite sure that 127.0.0.1 is a permitted sender)'
 
+# --dns replaces the configured servers (here: a port where nothing answers);
+# --explain plays a message through the same chain offline.
+nobody=$(free_port)
+sed "s/127\.0\.0\.1:$dns_port/127.0.0.1:$nobody/" "$T/dflt.yaml" >"$T/nodns.yaml"
+out=$("$POSTERN" -c "$T/nodns.yaml" --dns "127.0.0.1:$dns_port" --explain "$T/msg.txt" \
+	--client-ip 192.0.2.9 --helo none.test --from a@pass.test --rcpt user@sink.test 2>&1)
+check_contains "--dns and --explain: the MAIL FROM check" "$out" "spf=pass (smtp.mailfrom=pass.test)"
+check_contains "--dns and --explain: the HELO check" "$out" "spf=none (smtp.helo=none.test)"
+out=$("$POSTERN" -c "$T/nodns.yaml" --explain "$T/msg.txt" --client-ip 192.0.2.9 \
+	--helo none.test --from a@pass.test --rcpt user@sink.test 2>&1)
+check_contains "without --dns: the configured server, which does not answer" "$out" \
+	"spf=temperror (smtp.mailfrom=pass.test)"
+out=$("$POSTERN" -t -c "$T/nodns.yaml" --dns localhost:53 2>&1)
+check_contains "--dns wants an address" "$out" '--dns: "localhost:53" is not IP:PORT'
+
 check_match "the transaction log names the findings" "$(cat "$dflt_log")" \
 	'policy=default action=reject findings=spf\.spf=fail'
 check_no_match "no libspf2 internal error" "$(cat "$dflt_log" "$rspf_log")" 'libspf2_bug'
