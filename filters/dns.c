@@ -394,7 +394,7 @@ sync_attempt(const char *name, int rrtype, struct ub_result **result)
 	struct sync_attempt *s = xcalloc(1, sizeof(*s));
 	struct timespec deadline;
 	enum dns_status status = DNS_TEMPFAIL;
-	int id, rc = 0;
+	int id, rc = 0, finished, cancelled;
 
 	*result = NULL;
 	s->refs = 2; /* ours, the callback's */
@@ -406,14 +406,20 @@ sync_attempt(const char *name, int rrtype, struct ub_result **result)
 	pthread_mutex_lock(&dns.lock);
 	while (!s->finished && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&dns.cond, &dns.lock, &deadline);
-	if (s->finished) {
+	finished = s->finished;
+	if (finished) {
 		status = classify(s->err, s->result);
 		*result = s->result;
 		s->result = NULL;
-	} else if (ub_cancel(dns.ctx, id) == 0) {
-		s->refs--; /* the callback will not come */
-		log_debug("event=dns_timeout name=%s type=%d", name, rrtype);
 	}
+	pthread_mutex_unlock(&dns.lock);
+	/* Unlocked: libunbound takes its own lock, which its callbacks may hold. */
+	cancelled = !finished && ub_cancel(dns.ctx, id) == 0;
+	if (!finished)
+		log_debug("event=dns_timeout name=%s type=%d", name, rrtype);
+	pthread_mutex_lock(&dns.lock);
+	if (cancelled)
+		s->refs--; /* the callback will not come */
 	sync_release(s);
 	pthread_mutex_unlock(&dns.lock);
 	return status;

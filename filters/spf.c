@@ -95,7 +95,32 @@ spf_work(void *arg)
 		job_free(j);
 }
 
-/* RFC 7208 9.1's comment for a result. */
+/*
+ * s as RFC 5322 text: escaped for a comment ("()\\" get a backslash) or as
+ * a key-value's value (a dot-atom when it is one, else a quoted-string).
+ */
+static void
+header_text(char *out, size_t size, const char *s, int comment)
+{
+	const char *special = comment ? "()\\" : "\"\\";
+	size_t o = 0;
+	int quote = !comment && (s[0] == '\0' || strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	                                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                                   "0123456789.-_@+") != strlen(s));
+
+	if (quote)
+		out[o++] = '"';
+	for (; *s != '\0' && o + 4 < size; s++) {
+		if (strchr(special, *s) != NULL)
+			out[o++] = '\\';
+		out[o++] = *s;
+	}
+	if (quote)
+		out[o++] = '"';
+	out[o] = '\0';
+}
+
+/* RFC 7208 9.1: the result, a comment, then key-value pairs (folded). */
 static void
 received_spf(struct filter_call *call, const struct spf_job *j)
 {
@@ -113,19 +138,22 @@ received_spf(struct filter_call *call, const struct spf_job *j)
 	        [SPF_RES_TEMPERROR] = {"could not be checked now (a temporary error)", NULL},
 	        [SPF_RES_PERMERROR] = {"has an SPF record in error", NULL},
 	};
-	char what[300], value[1400];
+	/* Sized so that no line of the field passes 998 octets (RFC 5322 2.1.1). */
+	char what[300], value[2048], who[400], from[400], helo_name[300];
 
+	header_text(who, sizeof(who), helo ? j->helo : v->sender, 1);
+	header_text(from, sizeof(from), v->sender, 0);
+	header_text(helo_name, sizeof(helo_name), j->helo ? j->helo : "unknown", 0);
 	if (says[v->result].after != NULL)
 		snprintf(what, sizeof(what), "%s %s %s", says[v->result].before, j->ip,
 		         says[v->result].after);
 	else
 		snprintf(what, sizeof(what), "%s", says[v->result].before);
 	snprintf(value, sizeof(value),
-	         "%s (%s: %s %s %s) client-ip=%s; envelope-from=\"%s\"; helo=%s; identity=%s; "
-	         "receiver=%s;",
-	         spf_result_name(v->result), j->receiver, helo ? "host" : "domain of",
-	         helo ? j->helo : v->sender, what, j->ip, v->sender, j->helo ? j->helo : "unknown",
-	         helo ? "helo" : "mailfrom", j->receiver);
+	         "%s (%s: %s %s %s)\r\n\tclient-ip=%s; envelope-from=%s;\r\n\thelo=%s; "
+	         "identity=%s; receiver=%s;",
+	         spf_result_name(v->result), j->receiver, helo ? "host" : "domain of", who, what,
+	         j->ip, from, helo_name, helo ? "helo" : "mailfrom", j->receiver);
 	filter_header_insert(call, 0, "Received-SPF", value);
 }
 

@@ -124,10 +124,23 @@ check_match "null sender, HELO fails: refused" "$out" '^550 5\.7\.23 SPF fail fo
 # Received-SPF (RFC 7208 9.1), one per identity checked.
 send "$rspf_port" helo-pass.test a@pass.test
 expect_delivered "Received-SPF: pass" "$out" "spf=pass smtp.mailfrom=pass.test"
-check_contains "Received-SPF for MAIL FROM" "$(last_msg)" \
-	'Received-SPF: pass (mx.postern.test: domain of a@pass.test designates 127.0.0.1 as permitted sender) client-ip=127.0.0.1; envelope-from="a@pass.test"; helo=helo-pass.test; identity=mailfrom; receiver=mx.postern.test;'
-check_contains "Received-SPF for HELO" "$(last_msg)" \
-	'Received-SPF: pass (mx.postern.test: host helo-pass.test designates 127.0.0.1 as permitted sender) client-ip=127.0.0.1; envelope-from="postmaster@helo-pass.test"; helo=helo-pass.test; identity=helo;'
+rspf=$(last_msg | tr -d '\r')
+check_contains "Received-SPF for MAIL FROM" "$rspf" \
+	'Received-SPF: pass (mx.postern.test: domain of a@pass.test designates 127.0.0.1 as permitted sender)
+	client-ip=127.0.0.1; envelope-from=a@pass.test;
+	helo=helo-pass.test; identity=mailfrom; receiver=mx.postern.test;'
+check_contains "Received-SPF for HELO" "$rspf" \
+	'Received-SPF: pass (mx.postern.test: host helo-pass.test designates 127.0.0.1 as permitted sender)
+	client-ip=127.0.0.1; envelope-from=postmaster@helo-pass.test;
+	helo=helo-pass.test; identity=helo; receiver=mx.postern.test;'
+# A sender RFC 5321 allows with a quoted local part: escaped in the field.
+# (smtptool decodes backslash escapes: \\ is one backslash on the wire)
+send "$rspf_port" helo-pass.test '"odd (local) \\"part\\""@pass.test'
+expect_delivered "Received-SPF: a quoted local part" "$out" "spf=pass smtp.mailfrom=pass.test"
+check_contains "Received-SPF: the comment and the value escaped" "$(last_msg | tr -d '\r')" \
+	'domain of "odd \(local\) \\"part\\""@pass.test designates'
+check_contains "Received-SPF: envelope-from quoted" "$(last_msg | tr -d '\r')" \
+	'envelope-from="\"odd (local) \\\"part\\\"\"@pass.test";'
 send "$rspf_port" helo-pass.test a@softfail.test
 expect_delivered "Received-SPF: softfail" "$out" "spf=softfail"
 check_contains "Received-SPF softfail" "$(last_msg)" 'Received-SPF: softfail (mx.postern.test: domain of a@softfail.test is not quite sure that 127.0.0.1 is a permitted sender)'
