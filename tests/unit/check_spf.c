@@ -48,6 +48,8 @@ START_TEST(test_valid)
 	        "v=spf1 redirect=_spf.example.org",
 	        "v=spf1 -all exp=explain.%{d}",
 	        "v=spf1 unknown-mod=%{l}anything -all",
+	        "v=spf1 exists:a%%%{d} -all", /* a literal %, then a macro to end on */
+	        "v=spf1 exists:%{d}.%{i}.x-1 -all",
 	};
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
@@ -82,6 +84,7 @@ START_TEST(test_invalid)
 	        "v=spf1 exists:%{l.example.org",
 	        "v=spf1 exists:%q.example.org",
 	        "v=spf1 exists:%.example.org",
+	        "v=spf1 exists:a%%{d}", /* "%%" then "{d}": no macro, no top label */
 	        "v=spf1 a:exa\tmple.org",
 	        "v=spf1 1bad=x",
 	        "v=spf1 +",
