@@ -8,7 +8,7 @@
 # the backend receives; a second postern adds Received-SPF fields.
 . "$(dirname "$0")/lib.sh"
 it_init
-need_cmd smtp-sink unbound
+need_cmd smtp-sink smtp-source unbound
 
 start_unbound dns \
 	'pass.test. TXT "v=spf1 ip4:192.0.2.9 ip4:127.0.0.0/8 -all"' \
@@ -144,6 +144,17 @@ check_contains "Received-SPF: envelope-from quoted" "$(last_msg | tr -d '\r')" \
 send "$rspf_port" helo-pass.test a@softfail.test
 expect_delivered "Received-SPF: softfail" "$out" "spf=softfail"
 check_contains "Received-SPF softfail" "$(last_msg)" 'Received-SPF: softfail (mx.postern.test: domain of a@softfail.test is not quite sure that 127.0.0.1 is a permitted sender)'
+
+# Many sessions at once: the checks share the workers and the resolver's cache.
+before=$(sink_count sink)
+timeout 60 smtp-source -s 10 -m 60 -l 200 -M helo-pass.test -f load@pass.test -t user@sink.test \
+	"127.0.0.1:$dflt_port" >"$T/source.log" 2>&1
+check_eq "60 messages over 10 sessions at once: smtp-source succeeded" 0 "$?"
+wait_until 10 test "$(sink_count sink)" -ge $((before + 60))
+check_eq "60 messages over 10 sessions at once: all at the backend" $((before + 60)) "$(sink_count sink)"
+check_eq "each with its SPF result" 60 \
+	"$(grep -l 'spf=pass smtp.mailfrom=pass.test' $(sink_files sink) | xargs grep -l 'load@pass.test' | wc -l)"
+delivered=$((before + 60))
 
 # --dns replaces the configured servers (here: a port where nothing answers);
 # --explain plays a message through the same chain offline.
