@@ -286,21 +286,6 @@ spf_cancel(struct filter_call *call)
 	free(st);
 }
 
-static int
-yaml_bool(const char *s, int *out)
-{
-	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no",
-	                                                                       "off"};
-
-	for (size_t i = 0; i < 3; i++) {
-		if (strcmp(s, yes[i]) == 0)
-			return *out = 1, 0;
-		if (strcmp(s, no[i]) == 0)
-			return *out = 0, 0;
-	}
-	return -1;
-}
-
 static void
 spf_destroy(struct filter *filter)
 {
@@ -353,7 +338,7 @@ spf_configure(struct filter *filter, yaml_document_t *doc, yaml_node_t *node, co
 		if (i < 3)
 			continue; /* the chain's own keys */
 		if (v == NULL ||
-		    (i < 5 && yaml_bool(v, i == 3 ? &cfg->helo : &cfg->received_spf) < 0) ||
+		    (i < 5 && config_bool(v, i == 3 ? &cfg->helo : &cfg->received_spf) < 0) ||
 		    (i == 5 && (v[0] == '\0' || strpbrk(v, " \t\r\n;()\"") != NULL))) {
 			config_diag_add(diag, file, (int)value->start_mark.line + 1,
 			                (int)value->start_mark.column + 1,
