@@ -165,8 +165,12 @@ report(struct filter_call *call, const struct spf_job *j)
 	const struct spf_config *cfg = call->filter->state;
 	char reply[1024];
 
+	char value[600];
+
+	/* The client wrote the name: a quoted-string unless it is plainly a domain. */
+	header_text(value, sizeof(value), v->domain, 0);
 	filter_finding(call, "spf", spf_result_name(v->result), NAN, "%s=%s",
-	               helo ? "smtp.helo" : "smtp.mailfrom", v->domain);
+	               helo ? "smtp.helo" : "smtp.mailfrom", value);
 	switch (v->result) {
 	case SPF_RES_FAIL:
 	case SPF_RES_SOFTFAIL:
