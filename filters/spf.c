@@ -41,6 +41,8 @@
 #include "filters/worker.h"
 #include "policies/config.h"
 
+#define SMTP_REPLY_MAX 510
+
 struct spf_config {
 	int helo;
 	int received_spf;
@@ -163,9 +165,7 @@ report(struct filter_call *call, const struct spf_job *j)
 	const struct spf_verdict *v = &j->v;
 	int helo = j->sender == NULL;
 	const struct spf_config *cfg = call->filter->state;
-	char reply[1024];
-
-	char value[600];
+	char reply[1024], value[600], q[300];
 
 	/* The client wrote the name: a quoted-string unless it is plainly a domain. */
 	header_text(value, sizeof(value), v->domain, 0);
@@ -192,7 +192,11 @@ report(struct filter_call *call, const struct spf_job *j)
 		         spf_result_name(v->result), v->domain);
 		break;
 	}
-	/* A reply is one line of printable text (the explanation is the domain's). */
+	/*
+	 * A reply is one line of printable text (the explanation is the
+	 * domain's), at most 512 octets with its CRLF (RFC 5321 4.5.3.1.5).
+	 */
+	reply[SMTP_REPLY_MAX] = '\0';
 	for (char *p = reply; *p; p++)
 		if (*p < ' ' || *p == 0x7f)
 			*p = ' ';
@@ -200,7 +204,8 @@ report(struct filter_call *call, const struct spf_job *j)
 	if (cfg->received_spf)
 		received_spf(call, j);
 	log_debug("event=spf identity=%s result=%s domain=%s", helo ? "helo" : "mailfrom",
-	          spf_result_name(v->result), v->domain);
+	          spf_result_name(v->result),
+	          log_quote(q, sizeof(q), v->domain, strlen(v->domain)));
 }
 
 static void
