@@ -222,6 +222,24 @@ START_TEST(test_limits)
 	ck_assert_int_eq(check(&z, "127.0.0.1", "u@lo.example.org", &v), SPF_RES_FAIL);
 	ck_assert_int_eq(check(&z, "::ffff:127.0.0.1", "u@lo.example.org", &v), SPF_RES_FAIL);
 	ck_assert_int_eq(check(&z, "not an address", "u@lo.example.org", &v), SPF_RES_PERMERROR);
+	/*
+	 * libspf2 holds 511 octets of compiled mechanisms and drops the rest
+	 * silently: 50 ip4 terms fit (fail), 80 would lose "-all" (neutral), so
+	 * they are permerror.
+	 */
+	char big[4096] = "v=spf1";
+
+	for (int i = 0; i < 80; i++) {
+		snprintf(big + strlen(big), sizeof(big) - strlen(big), " ip4:198.51.100.%d", i);
+		if (i == 49) {
+			zone_add_text(&z, "fits.example.org", ns_t_txt, strcat(big, " -all"));
+			big[strlen(big) - 5] = '\0';
+		}
+	}
+	zone_add_text(&z, "big.example.org", ns_t_txt, strcat(big, " -all"));
+	ck_assert_int_eq(check(&z, "192.0.2.1", "u@fits.example.org", &v), SPF_RES_FAIL);
+	ck_assert_int_eq(check(&z, "192.0.2.1", "u@big.example.org", &v), SPF_RES_PERMERROR);
+	ck_assert_ptr_nonnull(strstr(v.problem, "longer than libspf2 can hold"));
 	zone_add_timeout(&z, "slow.example.org");
 	ck_assert_int_eq(check(&z, "192.0.2.1", "u@slow.example.org", &v), SPF_RES_TEMPERROR);
 	zone_free(&z);
