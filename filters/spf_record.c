@@ -410,6 +410,10 @@ spf_record_prepare(const char *text, int family, char *out, size_t size, char *w
 		t.p = p;
 		t.n = strcspn(p, " ");
 		p += t.n;
+		if (t.n > SPF_TERM_MAX) {
+			snprintf(why, whylen, "a term longer than %d octets", SPF_TERM_MAX);
+			return -1;
+		}
 		int kind = term(t.p, t.n, why, whylen);
 
 		if (kind < 0) {
@@ -454,6 +458,15 @@ spf_explanation_prepare(const char *text, char *out, size_t size)
 
 	if (n > SPF_RECORD_MAX || macro_string(text, n, 1) < 0)
 		return -1;
+	/* libspf2 compiles each space-free piece alone (spf_eval.c): the same bound. */
+	for (const char *p = text; *p != '\0';) {
+		size_t word = strcspn(p, " ");
+
+		if (word > SPF_TERM_MAX)
+			return -1;
+		p += word;
+		p += strspn(p, " ");
+	}
 	for (size_t i = 0; i < n; i++) {
 		const char *put = NULL;
 		size_t m = 1;

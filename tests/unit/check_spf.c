@@ -118,6 +118,25 @@ START_TEST(test_normalised)
 }
 END_TEST
 
+START_TEST(test_long_terms)
+{
+	char record[2048] = "v=spf1 a:", text[2048];
+
+	/* One term of 512 octets passes, of 513 not (SPF_TERM_MAX). */
+	memset(record + 9, 'a', 512 - 2 - 12);
+	strcpy(record + 9 + 512 - 2 - 12, ".example.org");
+	ck_assert_uint_eq(strlen(record + 7), 512);
+	ck_assert_ptr_nonnull(prepared(record, AF_INET));
+	memmove(record + 10, record + 9, strlen(record + 9) + 1);
+	ck_assert_ptr_null(prepared(record, AF_INET));
+	memset(text, 'x', 513);
+	text[513] = '\0';
+	ck_assert_int_eq(spf_explanation_prepare(text, record, sizeof(record)), -1);
+	text[512] = '\0';
+	ck_assert_int_eq(spf_explanation_prepare(text, record, sizeof(record)), 0);
+}
+END_TEST
+
 START_TEST(test_explanations)
 {
 	char out[512];
@@ -287,6 +306,7 @@ main(void)
 	tcase_add_test(tc, test_valid);
 	tcase_add_test(tc, test_invalid);
 	tcase_add_test(tc, test_normalised);
+	tcase_add_test(tc, test_long_terms);
 	tcase_add_test(tc, test_explanations);
 	tcase_add_test(tc, test_domains);
 	tcase_add_test(tc, test_hostile_macros);
