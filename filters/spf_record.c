@@ -4,8 +4,8 @@
  * SYNOPSIS
  *	See spf_record.h.
  * DESCRIPTION
- *	A recursive-descent reading of RFC 7208 section 12's ABNF over one
- *	term at a time; pure functions over strings, no allocation.
+ *	RFC 7208 section 12's ABNF read one term at a time, each rule a
+ *	function; pure functions over strings, no allocation.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -44,7 +44,7 @@ static size_t
 macro_expand(const char *s, size_t n, int exp)
 {
 	const char *letters = exp ? "slodiphvcrt" : "slodiphv";
-	size_t i = 2, digits = 0;
+	size_t i, digits = 0;
 
 	if (n >= 2 && (s[1] == '%' || s[1] == '_' || s[1] == '-'))
 		return 2;
@@ -241,6 +241,7 @@ ip_term(const char *s, size_t n, int six)
 	return cidr(s + slash, n - slash, six ? 128 : 32) == n - slash ? 0 : -1;
 }
 
+/* TERM_HOSTS: a and mx, whose CIDR lengths rewrite_cidr0() may write otherwise. */
 enum term_kind { TERM_MECH, TERM_ALL, TERM_REDIRECT, TERM_EXP, TERM_OTHER_MOD, TERM_HOSTS };
 
 /* One term: its kind, or -1 when it is not valid. */
