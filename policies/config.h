@@ -6,6 +6,8 @@
  *	config_load_embedded(diag)
  *	config_load_string(name, text, len, diag)
  *	config_set_listen(cfg, text, diag), config_set_backend(cfg, text, diag)
+ *	config_set_dns(cfg, servers, n, diag)
+ *	config_bool(text, out)
  *	config_ref(cfg), config_unref(cfg)
  *	config_diag_add(diag, file, line, column, fmt, ...), config_diag_free(diag)
  * DESCRIPTION
@@ -25,8 +27,12 @@
  *
  *	config_set_listen() replaces the listener list on the first call and
  *	adds to it on later calls (the command line's --listen);
- *	config_set_backend() replaces the backend address. Both return 0, or
- *	-1 with a message in diag.
+ *	config_set_backend() replaces the backend address; config_set_dns()
+ *	replaces dns.servers (the command line's --dns). All return 0, or -1
+ *	with a message in diag.
+ *
+ *	config_bool() reads a boolean as the file writes them (true/false,
+ *	yes/no, on/off, any case), for filter types' own keys: 0, or -1.
  *
  *	TLS files (listen[].tls, backend.ca_file) are checked readable here;
  *	the daemon parses them into cfg->tls (proxy/tls.h) and reports what
@@ -42,6 +48,7 @@
 
 #include "common/log.h"
 #include "common/netaddr.h"
+#include "filters/dns.h"
 #include "policies/policy.h"
 #include "proxy/data_reader.h"
 
@@ -128,6 +135,7 @@ struct config {
 	/* Built by the daemon from listen[].tls and backend (tls_load()), freed with the config. */
 	struct tls_set *tls;
 	void (*tls_free)(struct tls_set *tls);
+	struct config_dns dns; /* the resolver's; read at start only */
 };
 
 struct config_diag {
@@ -141,6 +149,9 @@ struct config *config_load_string(const char *name, const char *text, size_t len
                                   struct config_diag *diag);
 int config_set_listen(struct config *cfg, const char *text, struct config_diag *diag);
 int config_set_backend(struct config *cfg, const char *text, struct config_diag *diag);
+int config_set_dns(struct config *cfg, const char *const *servers, size_t n,
+                   struct config_diag *diag);
+int config_bool(const char *text, int *out);
 struct config *config_ref(struct config *cfg);
 void config_unref(struct config *cfg);
 void config_diag_add(struct config_diag *diag, const char *file, int line, int column,

@@ -89,7 +89,7 @@ START_TEST(test_defaults)
 }
 END_TEST
 
-/* The shipped default.yaml must load and mean exactly the built-in defaults. */
+/* The shipped default.yaml must load and mean the built-in defaults, plus its SPF policy. */
 START_TEST(test_embedded)
 {
 	struct config *def = assert_loads("");
@@ -115,8 +115,18 @@ START_TEST(test_embedded)
 	ck_assert(memcmp(&emb->log, &def->log, sizeof(def->log)) == 0);
 	ck_assert_str_eq(emb->spool_dir, def->spool_dir);
 	ck_assert_int_eq(emb->bare_newline, def->bare_newline);
-	ck_assert_uint_eq(emb->policies.nfilters, 0);
-	ck_assert_uint_eq(emb->policies.npolicies, 0);
+	ck_assert_uint_eq(emb->dns.timeout_ms, def->dns.timeout_ms);
+	ck_assert_uint_eq(emb->dns.attempts, def->dns.attempts);
+	ck_assert_uint_eq(emb->dns.nservers, 0);
+	/* Its own: the spf filter and the default policy (an empty file has neither). */
+	ck_assert_uint_eq(def->policies.nfilters, 0);
+	ck_assert_uint_eq(def->policies.npolicies, 0);
+	ck_assert_uint_eq(emb->policies.nfilters, 1);
+	ck_assert_str_eq(emb->policies.filters[0]->type->name, "spf");
+	ck_assert_uint_eq(emb->policies.npolicies, 1);
+	ck_assert_str_eq(emb->policies.policies[0].name, "default");
+	ck_assert_uint_eq(emb->policies.policies[0].nchain, 1);
+	ck_assert_uint_eq(emb->policies.policies[0].nrules, 4);
 	config_unref(emb);
 	config_unref(def);
 }
@@ -175,6 +185,10 @@ START_TEST(test_embedded_names_every_key)
 	        "auth:",
 	        "milter:",
 	        "socket:",
+	        "servers:",
+	        "attempts:",
+	        "received_spf:",
+	        "receiver:",
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -462,15 +476,74 @@ START_TEST(test_unknown_keys)
 }
 END_TEST
 
-/* Reserved for later versions: accepted whatever they hold, and ignored. */
-START_TEST(test_reserved)
+/* dns: the resolver's servers, timeout and attempts; --dns replaces the servers. */
+START_TEST(test_dns)
 {
-	struct config *cfg = assert_loads("dns:\n  servers: [ 127.0.0.1:53 ]\n  timeout: 5s\n");
+	struct config_diag diag = {0};
+	static const char *const cli[] = {"[::1]:5353"};
+	struct config *cfg = assert_loads("dns:\n  servers: [ 127.0.0.1:53, \"[::1]:5353\" ]\n"
+	                                  "  timeout: 1500ms\n  attempts: 3\n");
 
-	ck_assert_uint_eq(cfg->limits.max_recipients, 1000);
+	ck_assert_uint_eq(cfg->dns.nservers, 2);
+	ck_assert_str_eq(cfg->dns.servers[0], "127.0.0.1:53");
+	ck_assert_str_eq(cfg->dns.servers[1], "[::1]:5353");
+	ck_assert_uint_eq(cfg->dns.timeout_ms, 1500);
+	ck_assert_uint_eq(cfg->dns.attempts, 3);
+	ck_assert_int_eq(config_set_dns(cfg, cli, 1, &diag), 0);
+	ck_assert_uint_eq(cfg->dns.nservers, 1);
+	ck_assert_str_eq(cfg->dns.servers[0], "[::1]:5353");
+	static const char *const bad[] = {"localhost:53"};
+
+	ck_assert_int_eq(config_set_dns(cfg, bad, 1, &diag), -1);
+	ck_assert_str_eq(diag.msgs[0],
+	                 "--dns: \"localhost:53\" is not IP:PORT (e.g. 127.0.0.1:53, [::1]:53)");
+	ck_assert_str_eq(cfg->dns.servers[0], "[::1]:5353");
+	config_diag_free(&diag);
 	config_unref(cfg);
-	cfg = assert_loads("dns: anything\n");
+	cfg = assert_loads("dns:\n  servers: 127.0.0.2:53\n");
+	ck_assert_uint_eq(cfg->dns.nservers, 1);
+	ck_assert_uint_eq(cfg->dns.timeout_ms, 5000);
+	ck_assert_uint_eq(cfg->dns.attempts, 2);
 	config_unref(cfg);
+	cfg = assert_loads("dns:\n");
+	ck_assert_uint_eq(cfg->dns.nservers, 0);
+	config_unref(cfg);
+	assert_error("dns:\n  servers: [ 127.0.0.1:53, ns.example:53 ]\n",
+	             "t.yaml:2:28: dns.servers: \"ns.example:53\" is not IP:PORT (e.g. "
+	             "127.0.0.1:53, [::1]:53)");
+	assert_error("dns: { servers: [ \"::1:53\" ] }\n",
+	             "t.yaml:1:19: dns.servers: \"::1:53\" is not IP:PORT (e.g. 127.0.0.1:53, "
+	             "[::1]:53)");
+	assert_error("dns: { servers: 127.0.0.1:0 }\n",
+	             "t.yaml:1:17: dns.servers: \"127.0.0.1:0\" is not IP:PORT (e.g. "
+	             "127.0.0.1:53, [::1]:53)");
+	assert_error("dns: { timeout: 10ms }\n",
+	             "t.yaml:1:17: dns.timeout: 10ms is out of range (100ms to 10m)");
+	assert_error("dns: { attempts: 0 }\n",
+	             "t.yaml:1:18: dns.attempts: 0 is out of range (1 to 10)");
+	assert_error("dns: { retries: 2 }\n", "t.yaml:1:8: unknown key \"retries\" in dns");
+	assert_error("dns: anything\n", "t.yaml:1:6: dns: expected a mapping, found a scalar");
+}
+END_TEST
+
+/* The spf filter type's own keys. */
+START_TEST(test_spf_filter)
+{
+	struct config *cfg = assert_loads("filters:\n  spf: { helo: no, received_spf: yes, "
+	                                  "receiver: mx.test, timeout: 5s }\n");
+
+	ck_assert_uint_eq(cfg->policies.nfilters, 1);
+	ck_assert_uint_eq(cfg->policies.filters[0]->timeout_ms, 5000);
+	config_unref(cfg);
+	assert_error("filters:\n  spf: { helo: maybe }\n",
+	             "t.yaml:2:16: filters.spf.helo: expected true or false");
+	assert_error("filters:\n  spf: { helos: yes }\n",
+	             "t.yaml:2:10: unknown key \"helos\" in spf (the spf type knows helo, "
+	             "received_spf, receiver)");
+	assert_error("filters:\n  spf: { receiver: \"a b\" }\n",
+	             "t.yaml:2:20: filters.spf.receiver: expected a host name");
+	assert_error("filters:\n  check: { type: spf, received_spf: [ 1 ] }\n",
+	             "t.yaml:2:37: filters.check.received_spf: expected true or false");
 }
 END_TEST
 
@@ -901,7 +974,8 @@ main(void)
 	tcase_add_test(tc, test_sizes);
 	tcase_add_test(tc, test_ranges);
 	tcase_add_test(tc, test_unknown_keys);
-	tcase_add_test(tc, test_reserved);
+	tcase_add_test(tc, test_dns);
+	tcase_add_test(tc, test_spf_filter);
 	tcase_add_test(tc, test_types);
 	tcase_add_test(tc, test_empty_values);
 	tcase_add_test(tc, test_addresses);

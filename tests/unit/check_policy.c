@@ -192,6 +192,21 @@ START_TEST(test_evaluate)
 	policy_evaluate(p, f, 1, &d);
 	ck_assert_str_eq(d.reply, "451 4.7.1 Message deferred by policy, try again later");
 
+	/* A rule's reject gives the reply the filter attached, when its class fits. */
+	f[0] = finding("spf", "fail", NAN, ACTION_NONE);
+	f[0].reply = (char *)"550 5.7.23 SPF fail for x.test: not a permitted sender";
+	policy_evaluate(p, f, 1, &d);
+	ck_assert_int_eq(d.action, ACTION_REJECT);
+	ck_assert_str_eq(d.reply, "550 5.7.23 SPF fail for x.test: not a permitted sender");
+	f[0].reply = (char *)"451 4.7.24 SPF temperror";
+	policy_evaluate(p, f, 1, &d);
+	ck_assert_str_eq(d.reply, "550 5.7.23 SPF says no"); /* a 4xx for a reject: the policy's */
+	f[0].reply = (char *)"550 5.7.23 SPF softfail";
+	f[0].result = (char *)"softfail";
+	policy_evaluate(p, f, 1, &d);
+	ck_assert_int_eq(d.action, ACTION_TAG); /* a tag has no reply */
+	ck_assert_ptr_null(d.reply);
+
 	/* Monitor: the same decision, not enforced. */
 	f[0] = finding("spf", "fail", NAN, ACTION_NONE);
 	policy_evaluate(m, f, 1, &d);
