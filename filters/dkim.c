@@ -2,7 +2,7 @@
  * NAME
  *	dkim - DKIM verification (RFC 6376, RFC 8463) with libopendkim
  * SYNOPSIS
- *	filters: { dkim: { max_signatures: 5 } }
+ *	filters: { dkim: { max_signatures: 5, accept_rsa_sha1: false } }
  * DESCRIPTION
  *	The message goes to libopendkim as it streams: each header field
  *	(FILTER_HEADER), the end of the header (FILTER_EOH), each body chunk
@@ -19,8 +19,9 @@
  *	(no key, a revoked key, a bad key record, an expired or future
  *	signature, a signature that does not cover From, a malformed
  *	signature); temperror (the key lookup failed: timeout, SERVFAIL);
- *	policy (a key shorter than 1024 bits, rsa-sha1: RFC 8301; signatures
- *	beyond max_signatures, which are not checked); none (no signature).
+ *	policy (a key shorter than 1024 bits; rsa-sha1, unless accept_rsa_sha1:
+ *	both RFC 8301; signatures beyond max_signatures, which are not
+ *	checked); none (no signature).
  *
  *	max_signatures bounds the work one message can cause: the signatures
  *	after the first max_signatures are ignored before libopendkim hashes
@@ -51,6 +52,7 @@
 struct dkim_conf {
 	DKIM_LIB *lib;
 	unsigned max_signatures;
+	int accept_rsa_sha1;
 };
 
 /*
@@ -120,7 +122,7 @@ feed_header(struct dkim_verify *v, const char *field, size_t len)
 
 /* What one signature came to: an RFC 8601 result and why, for the comment. */
 static const char *
-signature_result(DKIM_SIGINFO *sig, const char **why)
+signature_result(const struct dkim_conf *conf, DKIM_SIGINFO *sig, const char **why)
 {
 	unsigned flags = dkim_sig_getflags(sig);
 	int err = dkim_sig_geterror(sig);
@@ -129,11 +131,16 @@ signature_result(DKIM_SIGINFO *sig, const char **why)
 	*why = NULL;
 	dkim_sig_getsignalg(sig, &alg);
 	if ((flags & DKIM_SIGFLAG_PASSED) && dkim_sig_getbh(sig) == DKIM_SIGBH_MATCH) {
-		if (alg == DKIM_SIGN_RSASHA1) {
+		if (alg == DKIM_SIGN_RSASHA1 && !conf->accept_rsa_sha1) {
 			*why = "rsa-sha1 is not accepted (RFC 8301)";
 			return "policy";
 		}
 		return "pass";
+	}
+	/* libopendkim reports a body that does not match bh= as BADSIG too: say which. */
+	if (dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH) {
+		*why = "body hash mismatch";
+		return "fail";
 	}
 	switch (err) {
 	case DKIM_SIGERROR_BADSIG:
@@ -173,10 +180,6 @@ signature_result(DKIM_SIGINFO *sig, const char **why)
 		return "permerror";
 	case DKIM_SIGERROR_OK:
 	case DKIM_SIGERROR_UNKNOWN:
-		if (dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH) {
-			*why = "body hash mismatch";
-			return "fail";
-		}
 		*why = "not checked";
 		return "neutral";
 	default:
@@ -201,9 +204,9 @@ b_prefix(DKIM_SIGINFO *sig, char *buf, size_t size)
 }
 
 static void
-report_signature(struct filter_call *call, DKIM_SIGINFO *sig)
+report_signature(struct filter_call *call, const struct dkim_conf *conf, DKIM_SIGINFO *sig)
 {
-	const char *why, *result = signature_result(sig, &why);
+	const char *why, *result = signature_result(conf, sig, &why);
 	char d[300], s[300], a[40], b[16];
 
 	auth_results_value(d, sizeof(d), (const char *)dkim_sig_getdomain(sig), 0);
@@ -230,7 +233,7 @@ report(struct filter_call *call, struct dkim_verify *v)
 		nsigs = 0;
 	for (int i = 0; i < nsigs; i++)
 		if (!(dkim_sig_getflags(sigs[i]) & DKIM_SIGFLAG_IGNORE))
-			report_signature(call, sigs[i]);
+			report_signature(call, v->conf, sigs[i]);
 	if (v->ignored > 0)
 		filter_finding(call, "dkim", "policy", NAN,
 		               "(%u more signatures not checked: max_signatures %u)", v->ignored,
@@ -324,7 +327,8 @@ static int
 dkim_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, const char *file,
                struct config_diag *diag)
 {
-	static const char *const keys[] = {"type", "timeout", "on_error", "max_signatures"};
+	static const char *const keys[] = {"type", "timeout", "on_error", "max_signatures",
+	                                   "accept_rsa_sha1"};
 	struct loader l = {.doc = doc, .file = file, .diag = diag};
 	struct dkim_conf *conf = xcalloc(1, sizeof(*conf));
 	unsigned flags = DKIM_LIBFLAGS_DELAYSIGPROC | DKIM_LIBFLAGS_BADSIGHANDLES;
@@ -342,6 +346,10 @@ dkim_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, const 
 		if (strcmp(scalar(key), "max_signatures") == 0) {
 			if (filter_conf_uint(&l, value, f->name, "max_signatures", 1, 100,
 			                     &conf->max_signatures) < 0)
+				rc = -1;
+		} else if (strcmp(scalar(key), "accept_rsa_sha1") == 0) {
+			if (filter_conf_bool(&l, value, f->name, "accept_rsa_sha1",
+			                     &conf->accept_rsa_sha1) < 0)
 				rc = -1;
 		} else if (!filter_conf_common(scalar(key))) {
 			unknown_key(&l, key, f->name, keys, sizeof(keys) / sizeof(keys[0]));
