@@ -12,6 +12,7 @@
 #include "filters/filter.h"
 
 extern const struct filter_type dkim_filter_type;
+extern const struct filter_type dkim_sign_filter_type;
 extern const struct filter_type dmarc_filter_type;
 #ifdef POSTERN_TEST_FILTER
 extern const struct filter_type test_filter_type;
@@ -19,6 +20,7 @@ extern const struct filter_type test_filter_type;
 
 static const struct filter_type *const types[] = {
         &dkim_filter_type,
+        &dkim_sign_filter_type,
         &dmarc_filter_type,
 #ifdef POSTERN_TEST_FILTER
         &test_filter_type,
