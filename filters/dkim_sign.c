@@ -431,15 +431,22 @@ load_key(struct loader *l, const char *filter, yaml_node_t *node, struct sign_ke
 			dkim_options(k->lib, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS, from,
 			             sizeof(char **));
 	}
-	/* A key libopendkim cannot load fails here, not on the first message. */
+	/*
+	 * A key libopendkim cannot use fails here, not on the first message: a
+	 * whole signature is made (only that path frees what loading the key took).
+	 */
 	if (rc == 0 && k->key != NULL && k->lib != NULL) {
+		static unsigned char from[] = "From: <probe@probe.invalid>", body[] = "\r\n";
 		DKIM_STAT status;
 		DKIM *probe = dkim_sign(k->lib, (const unsigned char *)"probe", NULL,
 		                        (dkim_sigkey_t)k->key, (const unsigned char *)k->selector,
 		                        (const unsigned char *)k->domain, k->hcanon, k->bcanon,
 		                        k->alg, -1, &status);
 
-		if (probe == NULL || dkim_privkey_load(probe) != DKIM_STAT_OK) {
+		if (probe == NULL || dkim_header(probe, from, sizeof(from) - 1) != DKIM_STAT_OK ||
+		    dkim_eoh(probe) != DKIM_STAT_OK ||
+		    dkim_body(probe, body, sizeof(body) - 1) != DKIM_STAT_OK ||
+		    dkim_eom(probe, NULL) != DKIM_STAT_OK) {
 			node_error(l, file_node,
 			           "filters.%s.keys.key_file: \"%s\" is not a PEM private key "
 			           "for %s",
