@@ -100,7 +100,7 @@ dns_name_ok(const char *name)
 			label = 0;
 			continue;
 		}
-		if (c <= ' ' || c >= 0x7f || c == '\\' || ++label > DNS_LABEL_MAX)
+		if (c < ' ' || c >= 0x7f || c == '\\' || ++label > DNS_LABEL_MAX)
 			return 0;
 	}
 	return 1;

@@ -5,6 +5,7 @@
  *	#include "filters/filter.h"
  *
  *	filter_finding(call, method, result, score, fmt, ...)
+ *	filter_finding_reply(call, reply)
  *	filter_verdict(call, action, reply)
  *	filter_done(call)
  * DESCRIPTION
@@ -29,7 +30,13 @@
  *	filter_finding() records a finding: method ("spf", "dkim", "spam",
  *	"test" ...), result ("pass", "fail", "listed" ...), an optional score
  *	(NAN for none) and a detail text (for logs and Authentication-Results
- *	properties). filter_verdict() is for filters whose answer is itself an
+ *	properties). filter_finding_reply() attaches to the finding the call
+ *	recorded last the reply to give should a policy rule reject on it (a
+ *	5xx reply: "550 5.7.23 SPF fail ...") or tempfail (a 4xx reply); a
+ *	rule whose action is of the other class, or of no class, gives the
+ *	policy's own reply. So a filter knows the words and the enhanced
+ *	status code, and the policy still decides.
+ *	filter_verdict() is for filters whose answer is itself an
  *	action (an external milter's reject, the test filter): a finding whose
  *	policy default is that action, with an optional SMTP reply ("550 5.7.1
  *	text").
@@ -89,7 +96,9 @@ struct finding {
 	char *detail;
 	double score;       /* NAN: none */
 	enum action action; /* ACTION_NONE unless the filter's answer is an action */
-	char *reply;        /* for that action, or NULL for the policy's reply */
+	char *reply;        /* for that action, or NULL for the policy's reply; with
+	                       ACTION_NONE, for a rule's reject or tempfail: see
+	                       filter_finding_reply() */
 };
 
 enum header_edit_op { HEADER_ADD, HEADER_INSERT, HEADER_CHANGE };
@@ -165,6 +174,7 @@ struct filter_type {
 
 void filter_finding(struct filter_call *call, const char *method, const char *result, double score,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void filter_finding_reply(struct filter_call *call, const char *reply);
 void filter_verdict(struct filter_call *call, enum action action, const char *reply);
 void filter_done(struct filter_call *call);
 void filter_header_add(struct filter_call *call, const char *name, const char *value);

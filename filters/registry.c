@@ -11,6 +11,7 @@
 
 #include "filters/filter.h"
 
+extern const struct filter_type spf_filter_type;
 extern const struct filter_type dkim_filter_type;
 extern const struct filter_type dkim_sign_filter_type;
 extern const struct filter_type dmarc_filter_type;
@@ -19,6 +20,7 @@ extern const struct filter_type test_filter_type;
 #endif
 
 static const struct filter_type *const types[] = {
+        &spf_filter_type,
         &dkim_filter_type,
         &dkim_sign_filter_type,
         &dmarc_filter_type,

@@ -89,7 +89,7 @@ START_TEST(test_defaults)
 }
 END_TEST
 
-/* The shipped default.yaml must load and mean exactly the built-in defaults. */
+/* The shipped default.yaml must load and mean the built-in defaults, plus its SPF policy. */
 START_TEST(test_embedded)
 {
 	struct config *def = assert_loads("");
@@ -115,8 +115,21 @@ START_TEST(test_embedded)
 	ck_assert(memcmp(&emb->log, &def->log, sizeof(def->log)) == 0);
 	ck_assert_str_eq(emb->spool_dir, def->spool_dir);
 	ck_assert_int_eq(emb->bare_newline, def->bare_newline);
-	ck_assert_uint_eq(emb->policies.nfilters, 0);
-	ck_assert_uint_eq(emb->policies.npolicies, 0);
+	ck_assert_uint_eq(emb->dns.timeout_ms, def->dns.timeout_ms);
+	ck_assert_uint_eq(emb->dns.attempts, def->dns.attempts);
+	ck_assert_uint_eq(emb->dns.nservers, 0);
+	/* Its own: spf, dkim, dmarc and the default policy (an empty file has neither). */
+	ck_assert_uint_eq(def->policies.nfilters, 0);
+	ck_assert_uint_eq(def->policies.npolicies, 0);
+	ck_assert_uint_eq(emb->policies.nfilters, 3);
+	ck_assert_str_eq(emb->policies.filters[0]->type->name, "spf");
+	ck_assert_str_eq(emb->policies.filters[1]->type->name, "dkim");
+	ck_assert_str_eq(emb->policies.filters[2]->type->name, "dmarc");
+	ck_assert_uint_eq(emb->policies.npolicies, 1);
+	ck_assert_str_eq(emb->policies.policies[0].name, "default");
+	ck_assert_uint_eq(emb->policies.policies[0].nchain, 3);
+	/* spf's four, dmarc_policy's two */
+	ck_assert_uint_eq(emb->policies.policies[0].nrules, 6);
 	config_unref(emb);
 	config_unref(def);
 }
@@ -162,6 +175,14 @@ START_TEST(test_embedded_names_every_key)
 	        "filters:",
 	        "policies:",
 	        "dns:",
+	        "servers:",
+	        "attempts:",
+	        "received_spf:",
+	        "receiver:",
+	        "max_signatures:",
+	        "accept_rsa_sha1:",
+	        "public_suffix_list:",
+	        "dmarc_policy:",
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
