@@ -231,40 +231,61 @@ detail_value(const char *detail, const char *key, char *out, size_t size)
 	return -1;
 }
 
-/* What the spf and dkim filters found, for libopendmarc. */
+static int
+spf_outcome(const char *result)
+{
+	if (strcmp(result, "pass") == 0)
+		return DMARC_POLICY_SPF_OUTCOME_PASS;
+	if (strcmp(result, "temperror") == 0)
+		return DMARC_POLICY_SPF_OUTCOME_TMPFAIL;
+	if (strcmp(result, "none") == 0)
+		return DMARC_POLICY_SPF_OUTCOME_NONE;
+	return DMARC_POLICY_SPF_OUTCOME_FAIL;
+}
+
+/*
+ * What the spf and dkim filters found, for libopendmarc. SPF's identifier is
+ * the MAIL FROM domain; the HELO name only when there is none (the null
+ * sender), RFC 7489 3.1.2: libopendmarc keeps the last one it is given.
+ */
 static void
 store_findings(DMARC_POLICY_T *pctx, const struct filter_txn *txn)
 {
+	const struct finding *spf = NULL;
+	char d[DOMAIN_MAX], s[DOMAIN_MAX], spf_domain[DOMAIN_MAX];
+	int origin = DMARC_POLICY_SPF_ORIGIN_HELO;
+
 	for (size_t i = 0; i < txn->nfindings; i++) {
 		const struct finding *f = &txn->findings[i];
-		char d[DOMAIN_MAX], s[DOMAIN_MAX];
 
-		if (strcmp(f->method, "spf") == 0) {
-			int outcome = strcmp(f->result, "pass") == 0 ? DMARC_POLICY_SPF_OUTCOME_PASS
-			              : strcmp(f->result, "temperror") == 0
-			                      ? DMARC_POLICY_SPF_OUTCOME_TMPFAIL
-			              : strcmp(f->result, "none") == 0
-			                      ? DMARC_POLICY_SPF_OUTCOME_NONE
-			                      : DMARC_POLICY_SPF_OUTCOME_FAIL;
-
-			if (detail_value(f->detail, "smtp.mailfrom=", d, sizeof(d)) == 0)
-				opendmarc_policy_store_spf(pctx, (u_char *)d, outcome,
-				                           DMARC_POLICY_SPF_ORIGIN_MAILFROM, NULL);
-			else if (detail_value(f->detail, "smtp.helo=", d, sizeof(d)) == 0)
-				opendmarc_policy_store_spf(pctx, (u_char *)d, outcome,
-				                           DMARC_POLICY_SPF_ORIGIN_HELO, NULL);
-		} else if (strcmp(f->method, "dkim") == 0 &&
-		           detail_value(f->detail, "header.d=", d, sizeof(d)) == 0) {
-			int outcome = strcmp(f->result, "pass") == 0
-			                      ? DMARC_POLICY_DKIM_OUTCOME_PASS
-			              : strcmp(f->result, "temperror") == 0
-			                      ? DMARC_POLICY_DKIM_OUTCOME_TMPFAIL
-			                      : DMARC_POLICY_DKIM_OUTCOME_FAIL;
-
-			if (detail_value(f->detail, "header.s=", s, sizeof(s)) < 0)
-				s[0] = '\0';
-			opendmarc_policy_store_dkim(pctx, (u_char *)d, (u_char *)s, outcome, NULL);
+		if (strcmp(f->method, "spf") != 0)
+			continue;
+		if (detail_value(f->detail, "smtp.mailfrom=", d, sizeof(d)) == 0) {
+			spf = f;
+			origin = DMARC_POLICY_SPF_ORIGIN_MAILFROM;
+			snprintf(spf_domain, sizeof(spf_domain), "%s", d);
+		} else if (spf == NULL &&
+		           detail_value(f->detail, "smtp.helo=", d, sizeof(d)) == 0) {
+			spf = f;
+			snprintf(spf_domain, sizeof(spf_domain), "%s", d);
 		}
+	}
+	if (spf != NULL)
+		opendmarc_policy_store_spf(pctx, (u_char *)spf_domain, spf_outcome(spf->result),
+		                           origin, NULL);
+	for (size_t i = 0; i < txn->nfindings; i++) {
+		const struct finding *f = &txn->findings[i];
+		int outcome;
+
+		if (strcmp(f->method, "dkim") != 0 ||
+		    detail_value(f->detail, "header.d=", d, sizeof(d)) < 0)
+			continue;
+		outcome = strcmp(f->result, "pass") == 0        ? DMARC_POLICY_DKIM_OUTCOME_PASS
+		          : strcmp(f->result, "temperror") == 0 ? DMARC_POLICY_DKIM_OUTCOME_TMPFAIL
+		                                                : DMARC_POLICY_DKIM_OUTCOME_FAIL;
+		if (detail_value(f->detail, "header.s=", s, sizeof(s)) < 0)
+			s[0] = '\0';
+		opendmarc_policy_store_dkim(pctx, (u_char *)d, (u_char *)s, outcome, NULL);
 	}
 }
 

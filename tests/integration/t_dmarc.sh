@@ -4,7 +4,10 @@
 # (relaxed, and strict with adkim=s), p=none, p=quarantine, p=reject, a
 # subdomain under sp=, pct=0, no record, no From and two From domains; each
 # with the action postern takes (550 5.7.1, quarantine, delivery) and the
-# dmarc= result in the Authentication-Results the backend gets.
+# dmarc= result in the Authentication-Results the backend gets. With the spf
+# filter: SPF aligned and unaligned, and an SPF fail that waits for DMARC:
+# forgiven when an aligned DKIM signature passes, refused (SPF's 550 5.7.23)
+# at the end of the message when none does.
 . "$(dirname "$0")/lib.sh"
 it_init
 need_cmd smtp-sink swaks openssl dkimsign
@@ -24,7 +27,12 @@ start_unbound dns \
 	'_dmarc.sample.test. TXT "v=DMARC1; p=reject; pct=0"' \
 	'_dmarc.several.test. TXT "v=DMARC1; p=reject"' \
 	'_dmarc.several.test. TXT "v=DMARC1; p=none"' \
-	"$(key reject.test)" "$(key other.test)" "$(key parent.test)" "$(key strict.test)"
+	'helo.test. TXT "v=spf1 ip4:127.0.0.0/8 -all"' \
+	'bounce.test. TXT "v=spf1 ip4:127.0.0.0/8 -all"' \
+	'spfok.test. TXT "v=spf1 ip4:127.0.0.0/8 -all"' '_dmarc.spfok.test. TXT "v=DMARC1; p=reject"' \
+	'spfbad.test. TXT "v=spf1 -all"' '_dmarc.spfbad.test. TXT "v=DMARC1; p=reject"' \
+	"$(key reject.test)" "$(key other.test)" "$(key parent.test)" "$(key strict.test)" \
+	"$(key spfbad.test)"
 
 start_sink sink
 start_px px "$sink_port" "dns: { servers: [ 127.0.0.1:$dns_port ], timeout: 2s }
@@ -44,12 +52,12 @@ message() {
 signed() { # CASE FROM DOMAIN
 	message "$1" "$2" | dkimsign rsa "$3" "$T/rsa.key"
 }
-# send CASE FILE -> sets reply (the reply to the message) and ar (the backend's
+# send CASE FILE [ENVELOPE_FROM] -> sets reply (the reply to the message) and ar (the backend's
 # Authentication-Results, unfolded; empty when nothing was delivered)
 send() {
 	local f
-	reply=$(swaks --server "127.0.0.1:$px_port" --from bounce@example.org --to bob@example.org \
-		--data "$2" 2>&1 | grep -E '^<[-*]+ +[0-9]{3} ' | tail -n 2 | head -n 1)
+	reply=$(swaks --server "127.0.0.1:$px_port" --helo helo.test --from "${3:-bounce@example.org}" \
+		--to bob@example.org --data "$2" 2>&1 | grep -E '^<[-*]+ +[0-9]{3} ' | tail -n 2 | head -n 1)
 	f=$(grep -l "Message-ID: <$1@dmarc.test>" $(sink_files sink) 2>/dev/null | head -n 1)
 	ar=
 	headers=
@@ -136,5 +144,38 @@ message own-rules alice@reject.test >"$T/m14"
 send own-rules "$T/m14"
 check_match "dmarc_policy: { reject: tag }: delivered" "$reply" '250 2\.0\.0 Ok'
 check_contains "dmarc_policy: { reject: tag }: tagged" "$headers" 'X-Postern-Action: tag (dmarc_policy=reject)'
+
+# With SPF: the shipped order, spf then dkim then dmarc, and SPF fail refused.
+start_px px3 "$sink_port" "dns: { servers: [ 127.0.0.1:$dns_port ], timeout: 2s }
+filters:
+  spf: {}
+  dkim: {}
+  dmarc: {}
+policies:
+  - name: default
+    chain: [ spf, dkim, dmarc ]
+    spf: { fail: reject }"
+px_port=$px3_port
+message spf-aligned alice@spfok.test >"$T/m15"
+send spf-aligned "$T/m15" bounce@spfok.test
+check_match "SPF pass, aligned (no DKIM), p=reject: delivered" "$reply" '250 2\.0\.0 Ok'
+check_match "SPF pass, aligned: dmarc=pass" "$ar" 'spf=pass smtp\.mailfrom=spfok\.test.*dmarc=pass .*header\.from=spfok\.test'
+
+message spf-unaligned alice@reject.test >"$T/m16"
+send spf-unaligned "$T/m16" someone@bounce.test
+check_match "SPF pass, not aligned, p=reject: 550 5.7.1" "$reply" '550 5\.7\.1'
+
+signed spf-forgiven alice@spfbad.test spfbad.test >"$T/m17"
+send spf-forgiven "$T/m17" someone@spfbad.test
+check_match "SPF fail, aligned DKIM passes: forgiven, delivered" "$reply" '250 2\.0\.0 Ok'
+check_match "SPF fail forgiven: both results in the header" "$ar" \
+	'spf=fail smtp\.mailfrom=spfbad\.test.*dkim=pass header\.d=spfbad\.test.*dmarc=pass'
+
+message spf-refused alice@spfbad.test >"$T/m18"
+out=$(swaks --server "127.0.0.1:$px_port" --helo helo.test --from someone@spfbad.test \
+	--to bob@example.org --data "$T/m18" 2>&1)
+check_match "SPF fail, no DKIM: MAIL accepted (SPF waits for DMARC)" "$out" '<- +250 2\.1\.0'
+check_match "SPF fail, no DKIM: refused at the end of data with SPF's reply" "$out" \
+	'<\*\* +550 5\.7\.23 SPF fail for spfbad\.test'
 
 it_done
