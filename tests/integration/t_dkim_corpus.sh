@@ -61,7 +61,7 @@ EOF
 # explain FILE -> the dkim findings, one "RESULT (detail)" a line
 explain() {
 	"$POSTERN" -c "$T/px.yaml" --explain "$1" --from a@example.org --rcpt b@example.org 2>&1 |
-		sed -n 's/^ *finding: [^ ]* dkim=//p'
+		tee -a "$T/explain.log" | sed -n 's/^ *finding: [^ ]* dkim=//p'
 }
 # Mail::DKIM's word for a message: its best signature.
 verdict() {
@@ -118,5 +118,7 @@ while IFS=$'\t' read -r file expected _; do
 done <"$D/mail-dkim/expected-results.tsv"
 echo "$passed passed, $failed failed ($deviated of them documented deviations)"
 check_eq "every difference from Mail::DKIM is a documented deviation" "$failed" "$deviated"
+check_no_match "postern --explain: no sanitizer report" "$(cat "$T/explain.log")" \
+	'ERROR: (Address|Leak)Sanitizer|runtime error: |WARNING: .*Sanitizer'
 
 it_done
