@@ -163,4 +163,20 @@ check_eq "max_signatures 2: two checked" 2 "$(grep -o 'dkim=pass' <<<"$ar" | wc 
 check_match "max_signatures 2: the rest reported" "$ar" \
 	'dkim=policy \(1 more signatures not checked: max_signatures 2\)'
 
+# The filter's own timeout before DNS gives up: the chain goes on without it
+# (on_error: continue), and the lookup still running on the worker pool
+# finishes on its own later (a sanitizer build checks nothing is left over).
+start_px px3 "$sink_port" "dns: { servers: [ 127.0.0.1:$dns_port ], timeout: 3s, attempts: 1 }
+filters:
+  dkim: { timeout: 1s, on_error: continue }
+policies:
+  - name: default
+    chain: [ dkim ]"
+px_port=$px3_port
+message slow | dkimsign rsa slow.example "$T/rsa.key" >"$T/m19"
+verify slow "$T/m19" >/dev/null
+check_contains "dkim timeout: logged" "$(cat "$px3_log")" 'event=filter_timeout filter=dkim'
+check_contains "dkim timeout: the finding error=timeout" "$(cat "$px3_log")" 'dkim.error=timeout'
+sleep 3 # the abandoned lookup ends (dns.timeout) before postern is stopped
+
 it_done

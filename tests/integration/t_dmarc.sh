@@ -145,6 +145,19 @@ send own-rules "$T/m14"
 check_match "dmarc_policy: { reject: tag }: delivered" "$reply" '250 2\.0\.0 Ok'
 check_contains "dmarc_policy: { reject: tag }: tagged" "$headers" 'X-Postern-Action: tag (dmarc_policy=reject)'
 
+# The dmarc filter's timeout while its query is unanswered: cancelled, on_error applies.
+start_px px4 "$sink_port" "dns: { servers: [ 127.0.0.1:$dns_port ], timeout: 3s, attempts: 1 }
+filters:
+  dmarc: { timeout: 1s, on_error: tempfail }
+policies:
+  - name: default
+    chain: [ dmarc ]"
+px_port=$px4_port
+message slow alice@slow.example >"$T/m19"
+send slow "$T/m19"
+check_match "dmarc timeout, on_error tempfail: 451" "$reply" '451 4\.7\.1'
+check_contains "dmarc timeout: logged" "$(cat "$px4_log")" 'event=filter_timeout filter=dmarc'
+
 # With SPF: the shipped order, spf then dkim then dmarc, and SPF fail refused.
 start_px px3 "$sink_port" "dns: { servers: [ 127.0.0.1:$dns_port ], timeout: 2s }
 filters:
