@@ -50,16 +50,17 @@ message() {
 	printf 'Date: Wed, 02 Dec 2026 02:00:00 +0000\r\nMessage-ID: <%s@example.test>\r\n' "$1"
 	printf '\r\nHello,\r\n\r\nthis is case %s.\r\n' "$1"
 }
-# verify CASE FILE -> the Authentication-Results field the backend got, unfolded
+# verify CASE FILE: sends it; ar= the Authentication-Results field the backend got, unfolded
 verify() {
 	local out f
 	out=$(swaks --server "127.0.0.1:$px_port" --from alice@example.test --to bob@example.org \
 		--data "$2" 2>&1)
 	check_match "$1: delivered" "$out" '<- *250 2\.0\.0 Ok'
 	f=$(grep -l "Message-ID: <$1@example.test>" $(sink_files sink) 2>/dev/null | head -n 1)
-	[ -n "$f" ] && sink_body "$f" |
+	ar=
+	[ -n "$f" ] && ar=$(sink_body "$f" |
 		awk '/^Authentication-Results:/ { on = 1; printf "%s", $0; next }
-		     on && /^[ \t]/ { printf " %s", $0; next } { on = 0 }' | tr -d '\r' | tr -s ' \t' ' '
+		     on && /^[ \t]/ { printf " %s", $0; next } { on = 0 }' | tr -d '\r' | tr -s ' \t' ' ')
 }
 
 sign_py() { # CASE HCANON BCANON ALG SELECTOR KEY
@@ -67,31 +68,36 @@ sign_py() { # CASE HCANON BCANON ALG SELECTOR KEY
 }
 
 sign_py py-rsa-relaxed relaxed relaxed rsa-sha256 rsa "$T/rsa.key" >"$T/m1"
-ar=$(verify py-rsa-relaxed "$T/m1")
+verify py-rsa-relaxed "$T/m1"
 check_match "dkimpy rsa relaxed/relaxed: pass" "$ar" \
-	'dkim=pass header\.d=example\.test header\.s=rsa header\.a=rsa-sha256 header\.b=[A-Za-z0-9+]{8}'
-check_match "header.b is the start of b=" "$ar" \
-	"header\.b=\"?$(sed -n 's/.*[; ]b=\([^ ;]*\).*/\1/p' "$T/m1" | tr -d '\r' | head -n1 | cut -c1-8)"
+	'dkim=pass header\.d=example\.test header\.s=rsa header\.a=rsa-sha256 header\.b=("[A-Za-z0-9+/]{8}"|[A-Za-z0-9+]{8})'
+b=$(sed -n 's/.*[; ]b=\([^ ;]*\).*/\1/p' "$T/m1" | tr -d '\r' | head -n1 | cut -c1-8)
+check_contains "header.b is the start of b= ($b)" "${ar//\"/}" "header.b=$b"
 
 sign_py py-rsa-simple simple simple rsa-sha256 rsa "$T/rsa.key" >"$T/m2"
-check_match "dkimpy rsa simple/simple: pass" "$(verify py-rsa-simple "$T/m2")" \
+verify py-rsa-simple "$T/m2"
+check_match "dkimpy rsa simple/simple: pass" "$ar" \
 	'dkim=pass header\.d=example\.test header\.s=rsa header\.a=rsa-sha256'
 
 sign_py py-ed relaxed simple ed25519-sha256 ed "$T/ed.seed" >"$T/m3"
-check_match "dkimpy ed25519-sha256 (RFC 8463): pass" "$(verify py-ed "$T/m3")" \
+verify py-ed "$T/m3"
+check_match "dkimpy ed25519-sha256 (RFC 8463): pass" "$ar" \
 	'dkim=pass header\.d=example\.test header\.s=ed header\.a=ed25519-sha256'
 
 message perl-rsa | perl "$IT_DIR/dkim_sign.pl" "$T/rsa.key" example.test rsa relaxed/relaxed >"$T/m4"
-check_match "Mail::DKIM rsa relaxed/relaxed: pass" "$(verify perl-rsa "$T/m4")" \
+verify perl-rsa "$T/m4"
+check_match "Mail::DKIM rsa relaxed/relaxed: pass" "$ar" \
 	'dkim=pass header\.d=example\.test header\.s=rsa header\.a=rsa-sha256'
 
 message perl-simple | perl "$IT_DIR/dkim_sign.pl" "$T/rsa.key" example.test rsa simple/simple >"$T/m5"
-check_match "Mail::DKIM rsa simple/simple: pass" "$(verify perl-simple "$T/m5")" \
+verify perl-simple "$T/m5"
+check_match "Mail::DKIM rsa simple/simple: pass" "$ar" \
 	'dkim=pass header\.d=example\.test header\.s=rsa header\.a=rsa-sha256'
 
 # opendkim-testmsg signs with libopendkim's default, rsa-sha1 (accepted here by accept_rsa_sha1).
 message odkim | opendkim-testmsg -C -d example.test -s rsa -k "$T/rsa.key" >"$T/m6"
-check_match "OpenDKIM's signer: pass" "$(verify odkim "$T/m6")" \
+verify odkim "$T/m6"
+check_match "OpenDKIM's signer: pass" "$ar" \
 	'dkim=pass header\.d=example\.test header\.s=rsa header\.a=rsa-sha1'
 
 # Three signers one after another: three signatures, each its own result.
@@ -101,53 +107,63 @@ sign_three() { # CASE
 		dkimsign --hcanon relaxed --bcanon relaxed rsa example.test "$T/rsa.key"
 }
 sign_three several >"$T/m7"
-ar=$(verify several "$T/m7")
+verify several "$T/m7"
 check_eq "several signatures: three results" 3 "$(grep -o 'dkim=pass' <<<"$ar" | wc -l)"
 check_match "several signatures: the ed25519 one among them" "$ar" 'dkim=pass [^;]*header\.a=ed25519-sha256'
 
 # l=: what is added after the signed length does not break the signature.
 message length | "$PYTHON" "$IT_DIR/dkim_sign.py" rsa example.test "$T/rsa.key" --length >"$T/m8"
 printf 'appended after signing\r\n' >>"$T/m8"
-check_match "l= with text appended: pass" "$(verify length "$T/m8")" 'dkim=pass header\.d=example\.test'
+verify length "$T/m8"
+check_match "l= with text appended: pass" "$ar" 'dkim=pass header\.d=example\.test'
 
 sign_py tampered-header relaxed relaxed rsa-sha256 rsa "$T/rsa.key" |
 	sed 's/^Subject: case tampered-header/Subject: case tampered-header, changed/' >"$T/m9"
-check_match "tampered header: fail" "$(verify tampered-header "$T/m9")" \
+verify tampered-header "$T/m9"
+check_match "tampered header: fail" "$ar" \
 	'dkim=fail \(signature did not verify\) header\.d=example\.test header\.s=rsa'
 
 sign_py tampered-body relaxed relaxed rsa-sha256 rsa "$T/rsa.key" | sed 's/^this is case/this was case/' >"$T/m10"
-check_match "tampered body: fail" "$(verify tampered-body "$T/m10")" \
+verify tampered-body "$T/m10"
+check_match "tampered body: fail" "$ar" \
 	'dkim=fail \(body hash mismatch\) header\.d=example\.test header\.s=rsa'
 
 sign_py revoked relaxed relaxed rsa-sha256 revoked "$T/rsa.key" >"$T/m11"
-check_match "revoked key (p= empty): permerror" "$(verify revoked "$T/m11")" \
+verify revoked "$T/m11"
+check_match "revoked key (p= empty): permerror" "$ar" \
 	'dkim=permerror \(key revoked\) header\.d=example\.test header\.s=revoked'
 
 message expired | perl "$IT_DIR/dkim_sign.pl" "$T/rsa.key" example.test rsa relaxed/relaxed expired >"$T/m12"
-check_match "expired signature: permerror" "$(verify expired "$T/m12")" \
+verify expired "$T/m12"
+check_match "expired signature: permerror" "$ar" \
 	'dkim=permerror \(signature expired\) header\.d=example\.test header\.s=rsa'
 
 sign_py missing relaxed relaxed rsa-sha256 absent "$T/rsa.key" >"$T/m13"
-check_match "no key published: permerror" "$(verify missing "$T/m13")" \
+verify missing "$T/m13"
+check_match "no key published: permerror" "$ar" \
 	'dkim=permerror \(no key\) header\.d=example\.test header\.s=absent'
 
 sign_py badrec relaxed relaxed rsa-sha256 badrec "$T/rsa.key" >"$T/m14"
-check_match "bad key record: permerror" "$(verify badrec "$T/m14")" \
+verify badrec "$T/m14"
+check_match "bad key record: permerror" "$ar" \
 	'dkim=permerror \(bad key record\) header\.d=example\.test header\.s=badrec'
 
 message nofrom | "$PYTHON" "$IT_DIR/dkim_sign.py" rsa example.test "$T/rsa.key" --headers subject,to >"$T/m15"
-check_match "From not signed: permerror" "$(verify nofrom "$T/m15")" \
+verify nofrom "$T/m15"
+check_match "From not signed: permerror" "$ar" \
 	'dkim=permerror \(From is not signed\) header\.d=example\.test header\.s=rsa'
 
 # slow.example is outside the test zones: unbound's stub there never answers.
 message timeout | dkimsign rsa slow.example "$T/rsa.key" >"$T/m16"
 start=$(date +%s)
-check_match "key lookup times out: temperror" "$(verify timeout "$T/m16")" \
+verify timeout "$T/m16"
+check_match "key lookup times out: temperror" "$ar" \
 	'dkim=temperror \(key lookup failed\) header\.d=slow\.example header\.s=rsa'
 check_le "the timeout is dns.timeout, not libopendkim's own" 8 $(($(date +%s) - start))
 
 message unsigned >"$T/m18"
-check_match "unsigned message: dkim=none" "$(verify unsigned "$T/m18")" 'dkim=none'
+verify unsigned "$T/m18"
+check_match "unsigned message: dkim=none" "$ar" 'dkim=none'
 
 # max_signatures: the third of three signatures is not checked.
 start_px px2 "$sink_port" "dns: { servers: [ 127.0.0.1:$dns_port ] }
@@ -158,7 +174,7 @@ policies:
     chain: [ dkim ]"
 px_port=$px2_port
 sign_three limit >"$T/m17"
-ar=$(verify limit "$T/m17")
+verify limit "$T/m17"
 check_eq "max_signatures 2: two checked" 2 "$(grep -o 'dkim=pass' <<<"$ar" | wc -l)"
 check_match "max_signatures 2: the rest reported" "$ar" \
 	'dkim=policy \(1 more signatures not checked: max_signatures 2\)'
@@ -174,7 +190,7 @@ policies:
     chain: [ dkim ]"
 px_port=$px3_port
 message slow | dkimsign rsa slow.example "$T/rsa.key" >"$T/m19"
-verify slow "$T/m19" >/dev/null
+verify slow "$T/m19"
 check_contains "dkim timeout: logged" "$(cat "$px3_log")" 'event=filter_timeout filter=dkim'
 check_contains "dkim timeout: the finding error=timeout" "$(cat "$px3_log")" 'dkim.error=timeout'
 sleep 3 # the abandoned lookup ends (dns.timeout) before postern is stopped
