@@ -462,6 +462,45 @@ load_key(struct loader *l, const char *filter, yaml_node_t *node, struct sign_ke
 	return rc;
 }
 
+/* outgoing.clients: a network or a list of them, each error at its item. */
+static int
+load_clients(struct loader *l, const char *filter, yaml_node_t *node, struct sign_conf *conf)
+{
+	yaml_node_t *single[1] = {node}, **items = single;
+	size_t n = 1;
+	int rc = 0;
+
+	if (node->type == YAML_SEQUENCE_NODE) {
+		items = xcalloc(
+		        (size_t)(node->data.sequence.items.top - node->data.sequence.items.start) +
+		                1,
+		        sizeof(*items));
+		n = 0;
+		for (yaml_node_item_t *i = node->data.sequence.items.start;
+		     i < node->data.sequence.items.top; i++)
+			items[n++] = yaml_document_get_node(l->doc, *i);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct cidr c;
+
+		if (items[i]->type != YAML_SCALAR_NODE || cidr_parse(scalar(items[i]), &c) < 0) {
+			node_error(l, items[i],
+			           "filters.%s.outgoing.clients: \"%s\" is not a network (e.g. "
+			           "192.0.2.0/24)",
+			           filter,
+			           items[i]->type == YAML_SCALAR_NODE ? scalar(items[i]) : "?");
+			rc = -1;
+			continue;
+		}
+		conf->clients =
+		        xrealloc(conf->clients, (conf->nclients + 1) * sizeof(*conf->clients));
+		conf->clients[conf->nclients++] = c;
+	}
+	if (items != single)
+		free(items);
+	return rc;
+}
+
 static int
 sign_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, const char *file,
                struct config_diag *diag)
@@ -497,36 +536,13 @@ sign_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, const 
 				yaml_node_t *ok = yaml_document_get_node(doc, o->key);
 				yaml_node_t *ov = yaml_document_get_node(doc, o->value);
 				const char *name = ok->type == YAML_SCALAR_NODE ? scalar(ok) : "";
-				char **nets = NULL;
-				size_t nnets = 0;
 
 				if (strcmp(name, "sender_domains") == 0) {
 					rc |= filter_conf_strings(
 					        &l, ov, f->name, "outgoing.sender_domains",
 					        &conf->sender_domains, &conf->nsender_domains);
 				} else if (strcmp(name, "clients") == 0) {
-					rc |= filter_conf_strings(
-					        &l, ov, f->name, "outgoing.clients", &nets, &nnets);
-					for (size_t i = 0; i < nnets; i++) {
-						conf->clients =
-						        xrealloc(conf->clients,
-						                 (conf->nclients + 1) *
-						                         sizeof(*conf->clients));
-						if (cidr_parse(nets[i],
-						               &conf->clients[conf->nclients]) ==
-						    0) {
-							conf->nclients++;
-						} else {
-							node_error(&l, ov,
-							           "filters.%s.outgoing.clients: "
-							           "\"%s\" is not a "
-							           "network (e.g. 192.0.2.0/24)",
-							           f->name, nets[i]);
-							rc = -1;
-						}
-						free(nets[i]);
-					}
-					free(nets);
+					rc |= load_clients(&l, f->name, ov, conf);
 				} else if (ok->type == YAML_SCALAR_NODE) {
 					unknown_key(&l, ok, "outgoing", outgoing_keys, 2);
 					rc = -1;

@@ -122,6 +122,11 @@ message twofrom 'alice@reject.test, eve@none.test' >"$T/m11"
 send twofrom "$T/m11"
 check_match "two From domains: dmarc=permerror" "$ar" 'dmarc=permerror \(several From addresses\)'
 
+signed quoted-comma '"Doe, Alice" <alice@reject.test> (work, mostly)' reject.test >"$T/m20"
+send quoted-comma "$T/m20"
+check_match "a display name and a comment with commas: one address, dmarc=pass" "$ar" \
+	'dmarc=pass .*header\.from=reject\.test'
+
 message nofrom "" >"$T/m12"
 send nofrom "$T/m12"
 check_match "no From field: dmarc=permerror" "$ar" 'dmarc=permerror \(no From field\)'

@@ -270,6 +270,36 @@ START_TEST(test_dmarc_overrules_spf)
 }
 END_TEST
 
+/* The dkim, dkim_sign and dmarc types' own keys: each error at its node. */
+START_TEST(test_auth_filter_errors)
+{
+	assert_error(
+	        "filters:\n  dkim: { max_signatures: 0 }\n",
+	        "p.yaml:2:27: filters.dkim.max_signatures: \"0\" is not a number from 1 to 100");
+	assert_error("filters:\n  dkim: { max_signature: 3 }\n",
+	             "p.yaml:2:11: unknown key \"max_signature\" in dkim (did you mean "
+	             "\"max_signatures\"?)");
+	assert_error("filters:\n  dkim: { accept_rsa_sha1: maybe }\n",
+	             "p.yaml:2:28: filters.dkim.accept_rsa_sha1: expected true or false, found "
+	             "\"maybe\"");
+	assert_error("filters:\n  dmarc: { public_suffix_list: /nonexistent/psl.dat }\n",
+	             "p.yaml:2:32: filters.dmarc.public_suffix_list: cannot read "
+	             "\"/nonexistent/psl.dat\"");
+	assert_error("filters:\n  s: { type: dkim_sign }\n",
+	             "p.yaml:2:6: filters.s: dkim_sign needs keys:");
+	assert_error("filters:\n  s:\n    type: dkim_sign\n    keys:\n"
+	             "      - { domain: a.test, selector: s, key_file: /nonexistent.key,"
+	             " algorithm: rsa-sha1 }\n",
+	             "p.yaml:5:79: filters.s.keys.algorithm: \"rsa-sha1\" is not rsa-sha256 or "
+	             "ed25519-sha256");
+	assert_error(
+	        "filters:\n  s:\n    type: dkim_sign\n    outgoing: { clients: [ 10.0.0.1/8 ] }\n"
+	        "    keys: [ { domain: a.test, selector: s } ]\n",
+	        "p.yaml:4:28: filters.s.outgoing.clients: \"10.0.0.1/8\" is not a network "
+	        "(e.g. 192.0.2.0/24)");
+}
+END_TEST
+
 START_TEST(test_config_errors)
 {
 	assert_error("policies:\n  - name: a\n    chain: [ nosuch ]\n",
@@ -317,6 +347,7 @@ main(void)
 	tcase_add_test(tc, test_cidr);
 	tcase_add_test(tc, test_evaluate);
 	tcase_add_test(tc, test_dmarc_overrules_spf);
+	tcase_add_test(tc, test_auth_filter_errors);
 	tcase_add_test(tc, test_config_errors);
 	suite_add_tcase(s, tc);
 
