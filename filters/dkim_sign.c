@@ -55,6 +55,7 @@
 #include "common/xalloc.h"
 #include "filters/filter.h"
 #include "filters/filter_conf.h"
+#include "filters/from_header.h"
 #include "policies/config.h"
 #include "policies/policy.h"
 
@@ -160,27 +161,15 @@ outgoing(const struct sign_conf *conf, const struct filter_txn *txn)
 	return at != NULL && domain_listed(at + 1, conf->sender_domains, conf->nsender_domains);
 }
 
-/* The domain of the first address of the From field among fields, into out. */
+/* The From domain of the kept fields, into out; -1 with why when there is none. */
 static int
 from_domain(struct sign_state *st, char *out, size_t size)
 {
-	for (size_t i = 0; i < st->nfields; i++) {
-		unsigned char *user = NULL, *domain = NULL;
-		char value[1024];
-		size_t n = 0;
-
-		if (strncasecmp(st->fields[i], "From:", 5) != 0)
-			continue;
-		for (const char *c = st->fields[i] + 5; *c && n + 1 < sizeof(value); c++)
-			if (*c != '\r' && *c != '\n')
-				value[n++] = *c;
-		value[n] = '\0';
-		value[strcspn(value, ",")] = '\0';
-		if (dkim_mail_parse((unsigned char *)value, &user, &domain) != 0 || domain == NULL)
-			return -1;
-		snprintf(out, size, "%s", (char *)domain);
-		return 0;
-	}
+	for (size_t i = 0; i < st->nfields; i++)
+		if (strncasecmp(st->fields[i], "From:", 5) == 0)
+			return from_header_domain(st->fields[i] + 5, strlen(st->fields[i] + 5), out,
+			                          size, &st->why);
+	st->why = "no From field";
 	return -1;
 }
 
@@ -203,10 +192,8 @@ start_signing(struct filter_call *call, struct sign_state *st)
 	char domain[256];
 	DKIM_STAT status;
 
-	if (from_domain(st, domain, sizeof(domain)) < 0) {
-		st->why = "no From domain";
+	if (from_domain(st, domain, sizeof(domain)) < 0)
 		return;
-	}
 	st->key = key_for(conf, domain);
 	if (st->key == NULL) {
 		st->why = "no key for the From domain";

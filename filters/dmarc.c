@@ -37,7 +37,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <dkim.h>
 #include <opendmarc/dmarc.h>
 #include <unbound.h>
 #include <yaml.h>
@@ -47,6 +46,7 @@
 #include "filters/dns.h"
 #include "filters/filter.h"
 #include "filters/filter_conf.h"
+#include "filters/from_header.h"
 
 #define DMARC_DEFAULT_PSL "/usr/share/publicsuffix/public_suffix_list.dat"
 #define DOMAIN_MAX 256
@@ -67,42 +67,6 @@ struct dmarc_lookup {
 	char org[DOMAIN_MAX];
 	int asked_org; /* the second query, for the organizational domain */
 };
-
-/* RFC 5322 mailbox-list: split at commas outside quotes, comments and <>. */
-static size_t
-split_addresses(char *list, char **out, size_t max)
-{
-	size_t n = 0;
-	int quoted = 0, comment = 0, angle = 0;
-	char *start = list;
-
-	for (char *p = list;; p++) {
-		if (*p == '\\' && (quoted || comment) && p[1] != '\0') {
-			p++;
-			continue;
-		}
-		if (*p == '"' && !comment)
-			quoted = !quoted;
-		else if (!quoted && *p == '(')
-			comment++;
-		else if (!quoted && *p == ')' && comment > 0)
-			comment--;
-		else if (!quoted && !comment && *p == '<')
-			angle = 1;
-		else if (!quoted && !comment && *p == '>')
-			angle = 0;
-		if (*p == '\0' || (*p == ',' && !quoted && !comment && !angle)) {
-			int end = *p == '\0';
-
-			*p = '\0';
-			if (strspn(start, " \t") != strlen(start) && n < max)
-				out[n++] = start;
-			if (end)
-				return n;
-			start = p + 1;
-		}
-	}
-}
 
 /*
  * The one From domain of the header block into domain; returns 0, or -1 with
@@ -125,45 +89,16 @@ from_domain(const char *block, size_t len, char *domain, size_t size, const char
 			q = nl ? nl + 1 : end;
 		} while (q < end && (*q == ' ' || *q == '\t'));
 		if ((size_t)(q - p) > 5 && strncasecmp(p, "From:", 5) == 0) {
-			char value[2048], *addrs[64];
-			size_t n = 0, count;
-
 			if (++fields > 1) {
 				*why = "several From fields";
 				return -1;
 			}
-			for (const char *c = p + 5; c < q && n + 1 < sizeof(value); c++)
-				if (*c != '\r' && *c != '\n')
-					value[n++] = *c;
-			value[n] = '\0';
-			count = split_addresses(value, addrs, 64);
-			for (size_t i = 0; i < count; i++) {
-				unsigned char *user = NULL, *dom = NULL;
-
-				if (dkim_mail_parse((unsigned char *)addrs[i], &user, &dom) != 0 ||
-				    dom == NULL || *dom == '\0') {
-					*why = "a From address without a domain";
-					return -1;
-				}
-				if (*domain != '\0' && strcasecmp(domain, (char *)dom) != 0) {
-					*why = "several From addresses";
-					return -1;
-				}
-				snprintf(domain, size, "%s", (char *)dom);
-			}
-			if (count == 0) {
-				*why = "an empty From field";
+			if (from_header_domain(p + 5, (size_t)(q - p - 5), domain, size, why) < 0)
 				return -1;
-			}
 		}
 		p = q;
 	}
-	if (fields == 0)
-		return -1;
-	for (char *c = domain; *c; c++)
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c - 'A' + 'a');
-	return 0;
+	return fields == 1 ? 0 : -1;
 }
 
 /*
@@ -293,7 +228,7 @@ store_findings(DMARC_POLICY_T *pctx, const struct filter_txn *txn)
 static int
 sampled(int policy, int pct)
 {
-	if (pct >= 100 || (pct > 0 && random() % 100 < pct))
+	if (pct >= 100 || (pct > 0 && (int)arc4random_uniform(100) < pct))
 		return policy;
 	return policy == DMARC_POLICY_REJECT ? DMARC_POLICY_QUARANTINE : DMARC_POLICY_NONE;
 }
