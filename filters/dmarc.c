@@ -22,9 +22,10 @@
  *	temperror, permerror) and "(p=P dis=D) header.from=DOMAIN", for
  *	Authentication-Results; and when DMARC fails, "dmarc_policy" with what
  *	the domain asks for after pct (reject, quarantine, none), for policy
- *	rules: the built-in default rejects on reject and quarantines on
- *	quarantine (policies/config_policies.c), a policy's own
- *	dmarc_policy: { ... } replaces that. No From address, or several of
+ *	rules, with the reply "550 5.7.1 DMARC policy of D: reject" for a
+ *	rule that rejects: the built-in default rejects on reject and
+ *	quarantines on quarantine (policies/config_policies.c), a policy's
+ *	own dmarc_policy: { ... } replaces that. No From address, or several of
  *	different domains, is dmarc=permerror (RFC 7489 6.6.1).
  * DIAGNOSTICS
  *	A public suffix list that cannot be read is a configuration error.
@@ -269,6 +270,14 @@ evaluate(struct filter_call *call, const char *from, const char *record, const c
 		               policy_word(p), org ? " sp=" : "",
 		               org ? policy_word(sp ? sp : p) : "", dis, hfrom);
 		filter_finding(call, "dmarc_policy", dis, NAN, "header.from=%s", hfrom);
+		if (policy == DMARC_POLICY_REJECT) {
+			char reply[DOMAIN_MAX + 64];
+
+			/* What a rule that rejects on it answers (filter_finding_reply). */
+			snprintf(reply, sizeof(reply), "550 5.7.1 DMARC policy of %s: reject",
+			         hfrom);
+			filter_finding_reply(call, reply);
+		}
 	}
 	opendmarc_policy_connect_shutdown(pctx);
 }

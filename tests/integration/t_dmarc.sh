@@ -74,7 +74,8 @@ check_match "aligned DKIM: dmarc=pass" "$ar" 'dmarc=pass \(p=reject dis=none\) h
 
 message unsigned alice@reject.test >"$T/m2"
 send unsigned "$T/m2"
-check_match "no signature, p=reject: 550 5.7.1" "$reply" '550 5\.7\.1'
+check_match "no signature, p=reject: 550 5.7.1, the domain named" "$reply" \
+	'550 5\.7\.1 DMARC policy of reject\.test: reject'
 check_eq "no signature, p=reject: nothing delivered" "" "$ar"
 
 signed unaligned alice@reject.test other.test >"$T/m3"
