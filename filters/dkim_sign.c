@@ -32,7 +32,8 @@
  *	Findings: dkim_sign=signed (header.d=D header.s=S), or dkim_sign=none
  *	with why (no key for the From domain) for outgoing mail; nothing for
  *	mail that is not outgoing. A signature that cannot be made is
- *	dkim_sign=error; the message goes on unsigned and policy decides.
+ *	dkim_sign=error; the message goes on unsigned and policy decides
+ *	(dkim_sign: { error: tempfail }).
  *	Put dkim_sign last in a chain: a later filter's header edits would
  *	change what was signed.
  * DIAGNOSTICS

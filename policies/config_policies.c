@@ -31,15 +31,15 @@
 #define FILTER_DEFAULT_TIMEOUT_MS 30000
 
 /* Methods a rule may name: what the filters report. */
-static const char *const methods[] = {"spf",  "dkim",  "dmarc", "dmarc_policy", "arc",
-                                      "spam", "dnsbl", "rules", "helo",         "milter",
-                                      "test", "error", NULL};
+static const char *const methods[] = {"spf",    "dkim", "dkim_sign", "dmarc", "dmarc_policy",
+                                      "arc",    "spam", "dnsbl",     "rules", "helo",
+                                      "milter", "test", "error",     NULL};
 
 static const char *const filter_keys[] = {"type", "timeout", "on_error"};
 static const char *const policy_keys[] = {
-        "name",           "match", "mode", "chain",  "spam",         "reject_reply",
-        "tempfail_reply", "spf",   "dkim", "dmarc",  "dmarc_policy", "arc",
-        "dnsbl",          "rules", "helo", "milter", "test",         "error"};
+        "name",  "match", "mode",      "chain", "spam",         "reject_reply", "tempfail_reply",
+        "spf",   "dkim",  "dkim_sign", "dmarc", "dmarc_policy", "arc",          "dnsbl",
+        "rules", "helo",  "milter",    "test",  "error"};
 static const char *const match_keys[] = {"rcpt",          "rcpt_domain", "sender",
                                          "sender_domain", "client",      "authenticated"};
 
