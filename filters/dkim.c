@@ -49,6 +49,13 @@
 
 #define DKIM_DEFAULT_MAX_SIGNATURES 5
 
+/*
+ * One library handle for the process, never closed: a dkim_eom() still running
+ * on the worker pool for a transaction that has ended may outlive the
+ * configuration it started with (a reload), and it needs the handle.
+ */
+static DKIM_LIB *verify_lib;
+
 struct dkim_conf {
 	DKIM_LIB *lib;
 	unsigned max_signatures;
@@ -356,14 +363,17 @@ dkim_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, const 
 			rc = -1;
 		}
 	}
-	conf->lib = dkim_init(NULL, NULL);
-	if (conf->lib == NULL) {
-		node_error(&l, node, "filters.%s: libopendkim did not start", f->name);
-		return -1;
+	if (verify_lib == NULL) {
+		verify_lib = dkim_init(NULL, NULL);
+		if (verify_lib == NULL) {
+			node_error(&l, node, "filters.%s: libopendkim did not start", f->name);
+			return -1;
+		}
+		dkim_options(verify_lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof(flags));
+		dkim_set_prescreen(verify_lib, prescreen);
+		dkim_dns_attach(verify_lib);
 	}
-	dkim_options(conf->lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof(flags));
-	dkim_set_prescreen(conf->lib, prescreen);
-	dkim_dns_attach(conf->lib);
+	conf->lib = verify_lib;
 	return rc;
 }
 
@@ -374,8 +384,6 @@ dkim_destroy(struct filter *f)
 
 	if (conf == NULL)
 		return;
-	if (conf->lib != NULL)
-		dkim_close(conf->lib);
 	free(conf);
 	f->state = NULL;
 }
