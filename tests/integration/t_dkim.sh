@@ -1,6 +1,7 @@
 #!/bin/bash
 # DKIM verification through a real postern: messages signed by tools outside
-# this project (dkimpy's dkimsign, Mail::DKIM, OpenDKIM's opendkim-testmsg)
+# this project (dkimpy's dkimsign, Mail::DKIM, OpenDKIM's milter in signing
+# mode driven by miltertest, and opendkim-testmsg)
 # with keys made here and published by a real unbound on loopback; rsa and
 # ed25519, simple and relaxed, several signatures on one message, l=; and each
 # way a signature goes wrong: a tampered header, a tampered body, a revoked
@@ -9,7 +10,7 @@
 # smtp-sink backend says what postern found.
 . "$(dirname "$0")/lib.sh"
 it_init
-need_cmd smtp-sink swaks openssl dkimsign opendkim-testmsg perl
+need_cmd smtp-sink swaks openssl dkimsign opendkim-testmsg opendkim miltertest perl
 
 # Keys: rsa (PKCS#1, as Mail::DKIM and OpenDKIM read it) and ed25519 (dkimpy's
 # base64 seed); public keys as DKIM records want them.
@@ -92,6 +93,23 @@ check_match "Mail::DKIM rsa relaxed/relaxed: pass" "$ar" \
 message perl-simple | perl "$IT_DIR/dkim_sign.pl" "$T/rsa.key" example.test rsa simple/simple >"$T/m5"
 verify perl-simple "$T/m5"
 check_match "Mail::DKIM rsa simple/simple: pass" "$ar" \
+	'dkim=pass header\.d=example\.test header\.s=rsa header\.a=rsa-sha256'
+
+# OpenDKIM itself: the opendkim milter in signing mode (rsa-sha256,
+# relaxed/simple), fed by miltertest.
+od_port=$(free_port)
+cp "$T/rsa.key" "$T/od.key"
+chmod 600 "$T/od.key"
+printf '%s\n' "Mode s" "Domain example.test" "Selector rsa" "KeyFile $T/od.key" \
+	"SignatureAlgorithm rsa-sha256" "Canonicalization relaxed/simple" \
+	"Socket inet:$od_port@127.0.0.1" "Background no" "Syslog no" \
+	"RequireSafeKeys no" >"$T/od.conf"
+opendkim -f -x "$T/od.conf" >"$T/odkim.log" 2>&1 &
+peer_started opendkim odkim "$od_port" "$T" $!
+message odkim-milter >"$T/m0"
+OD_PORT=$od_port OD_MSG=$T/m0 miltertest -s "$IT_DIR/opendkim_sign.lua" >"$T/m0.signed" 2>>"$T/odkim.log"
+verify odkim-milter "$T/m0.signed"
+check_match "OpenDKIM's milter (signing mode): pass" "$ar" \
 	'dkim=pass header\.d=example\.test header\.s=rsa header\.a=rsa-sha256'
 
 # opendkim-testmsg signs with libopendkim's default, rsa-sha1 (accepted here by accept_rsa_sha1).
