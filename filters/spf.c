@@ -8,8 +8,9 @@
  *	At MAIL, checks the MAIL FROM identity (for the null sender,
  *	postmaster@ the HELO name) and, with helo: true (the default) and a
  *	sender that is not null, the HELO identity as well (section 2.3);
- *	so a policy can act before DATA. The checks run on the worker pool
- *	(filters/spf_eval.h, libspf2 over the shared resolver).
+ *	so a policy can act before DATA. The checks run on the worker pool,
+ *	both at once (filters/spf_eval.h, libspf2 over the shared resolver),
+ *	so an unanswering DNS costs one dns.timeout, not two.
  *
  *	Each check is a finding of method "spf" with the result (none,
  *	neutral, pass, fail, softfail, temperror, permerror) and RFC 8601
@@ -46,16 +47,25 @@ struct spf_config {
 	char *receiver;
 };
 
-/* One MAIL stage's checks, shared by the loop and a worker: see spf_cancel(). */
+/*
+ * One check (one identity), shared by the loop and a worker thread: see
+ * spf_cancel(). The MAIL stage's checks run at once, each on a worker.
+ */
 struct spf_job {
-	struct filter_call *call;
+	struct spf_stage *stage;
 	struct worker_job *job;
-	char *ip, *helo, *sender;
+	char *ip, *helo, *sender; /* sender NULL: the HELO identity */
 	const char *receiver;
-	int check_helo;
-	struct spf_verdict mail, helo_v;
+	struct spf_verdict v;
 	pthread_mutex_t lock;
 	int finished, orphaned; /* work() has returned; the call was cancelled meanwhile */
+	int reported;           /* done() came: the job is the stage's alone */
+};
+
+struct spf_stage {
+	struct filter_call *call;
+	struct spf_job *jobs[2]; /* MAIL FROM, then HELO */
+	int njobs, pending;
 };
 
 static void
@@ -76,11 +86,7 @@ spf_work(void *arg)
 	        .client_ip = j->ip, .helo = j->helo, .sender = j->sender, .receiver = j->receiver};
 	int orphaned;
 
-	spf_evaluate(spf_lookup_resolver, NULL, &q, &j->mail);
-	if (j->check_helo) {
-		q.sender = NULL;
-		spf_evaluate(spf_lookup_resolver, NULL, &q, &j->helo_v);
-	}
+	spf_evaluate(spf_lookup_resolver, NULL, &q, &j->v);
 	pthread_mutex_lock(&j->lock);
 	j->finished = 1;
 	orphaned = j->orphaned;
@@ -89,11 +95,38 @@ spf_work(void *arg)
 		job_free(j);
 }
 
-/* RFC 7208 9.1's comment for a result. */
+/*
+ * s as RFC 5322 text: escaped for a comment ("()\\" get a backslash) or as
+ * a key-value's value (a dot-atom when it is one, else a quoted-string).
+ */
 static void
-received_spf(struct filter_call *call, const struct spf_job *j, const struct spf_verdict *v,
-             int helo)
+header_text(char *out, size_t size, const char *s, int comment)
 {
+	const char *special = comment ? "()\\" : "\"\\";
+	size_t o = 0;
+	int quote = !comment && (s[0] == '\0' || strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	                                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                                   "0123456789.-_@+") != strlen(s));
+
+	if (quote)
+		out[o++] = '"';
+	for (; *s != '\0' && o + 4 < size; s++) {
+		if (strchr(special, *s) != NULL)
+			out[o++] = '\\';
+		out[o++] = *s;
+	}
+	if (quote)
+		out[o++] = '"';
+	out[o] = '\0';
+}
+
+/* RFC 7208 9.1: the result, a comment, then key-value pairs (folded). */
+static void
+received_spf(struct filter_call *call, const struct spf_job *j)
+{
+	const struct spf_verdict *v = &j->v;
+	int helo = j->sender == NULL;
+
 	static const struct {
 		const char *before, *after; /* around the client's address, or without it */
 	} says[] = {
@@ -105,25 +138,30 @@ received_spf(struct filter_call *call, const struct spf_job *j, const struct spf
 	        [SPF_RES_TEMPERROR] = {"could not be checked now (a temporary error)", NULL},
 	        [SPF_RES_PERMERROR] = {"has an SPF record in error", NULL},
 	};
-	char what[300], value[1400];
+	/* Sized so that no line of the field passes 998 octets (RFC 5322 2.1.1). */
+	char what[300], value[2048], who[400], from[400], helo_name[300];
 
+	header_text(who, sizeof(who), helo ? j->helo : v->sender, 1);
+	header_text(from, sizeof(from), v->sender, 0);
+	header_text(helo_name, sizeof(helo_name), j->helo ? j->helo : "unknown", 0);
 	if (says[v->result].after != NULL)
 		snprintf(what, sizeof(what), "%s %s %s", says[v->result].before, j->ip,
 		         says[v->result].after);
 	else
 		snprintf(what, sizeof(what), "%s", says[v->result].before);
 	snprintf(value, sizeof(value),
-	         "%s (%s: %s %s %s) client-ip=%s; envelope-from=\"%s\"; helo=%s; identity=%s; "
-	         "receiver=%s;",
-	         spf_result_name(v->result), j->receiver, helo ? "host" : "domain of",
-	         helo ? j->helo : v->sender, what, j->ip, v->sender, j->helo ? j->helo : "unknown",
-	         helo ? "helo" : "mailfrom", j->receiver);
+	         "%s (%s: %s %s %s)\r\n\tclient-ip=%s; envelope-from=%s;\r\n\thelo=%s; "
+	         "identity=%s; receiver=%s;",
+	         spf_result_name(v->result), j->receiver, helo ? "host" : "domain of", who, what,
+	         j->ip, from, helo_name, helo ? "helo" : "mailfrom", j->receiver);
 	filter_header_insert(call, 0, "Received-SPF", value);
 }
 
 static void
-report(struct filter_call *call, const struct spf_job *j, const struct spf_verdict *v, int helo)
+report(struct filter_call *call, const struct spf_job *j)
 {
+	const struct spf_verdict *v = &j->v;
+	int helo = j->sender == NULL;
 	const struct spf_config *cfg = call->filter->state;
 	char reply[1024];
 
@@ -156,7 +194,7 @@ report(struct filter_call *call, const struct spf_job *j, const struct spf_verdi
 			*p = ' ';
 	filter_finding_reply(call, reply);
 	if (cfg->received_spf)
-		received_spf(call, j, v, helo);
+		received_spf(call, j);
 	log_debug("event=spf identity=%s result=%s domain=%s", helo ? "helo" : "mailfrom",
 	          spf_result_name(v->result), v->domain);
 }
@@ -165,14 +203,37 @@ static void
 spf_done(void *arg)
 {
 	struct spf_job *j = arg;
-	struct filter_call *call = j->call;
+	struct spf_stage *st = j->stage;
+	struct filter_call *call = st->call;
 
+	j->reported = 1;
+	if (--st->pending > 0)
+		return;
 	call->scratch = NULL;
-	report(call, j, &j->mail, 0);
-	if (j->check_helo)
-		report(call, j, &j->helo_v, 1);
-	job_free(j);
+	for (int i = 0; i < st->njobs; i++) {
+		report(call, st->jobs[i]);
+		job_free(st->jobs[i]);
+	}
+	free(st);
 	filter_done(call);
+}
+
+static void
+add_job(struct filter_call *call, struct spf_stage *st, const char *sender)
+{
+	const struct spf_config *cfg = call->filter->state;
+	const struct filter_txn *txn = call->txn;
+	struct spf_job *j = xcalloc(1, sizeof(*j));
+
+	j->stage = st;
+	j->ip = xstrdup(txn->client_addr);
+	j->helo = txn->helo ? xstrdup(txn->helo) : NULL;
+	j->sender = sender ? xstrdup(sender) : NULL;
+	j->receiver = cfg->receiver;
+	pthread_mutex_init(&j->lock, NULL);
+	st->jobs[st->njobs++] = j;
+	st->pending++;
+	j->job = worker_submit(call->workers, spf_work, spf_done, j);
 }
 
 static enum filter_rc
@@ -180,48 +241,49 @@ spf_run(struct filter_call *call)
 {
 	const struct spf_config *cfg = call->filter->state;
 	const struct filter_txn *txn = call->txn;
-	struct spf_job *j;
+	struct spf_stage *st;
 
 	if (call->stage != FILTER_MAIL || txn->mail_from == NULL || txn->client_addr == NULL)
 		return FILTER_DONE;
-	j = xcalloc(1, sizeof(*j));
-	j->call = call;
-	j->ip = xstrdup(txn->client_addr);
-	j->helo = txn->helo ? xstrdup(txn->helo) : NULL;
-	j->sender = xstrdup(txn->mail_from);
-	j->receiver = cfg->receiver;
+	st = xcalloc(1, sizeof(*st));
+	st->call = call;
+	call->scratch = st;
+	add_job(call, st, txn->mail_from);
 	/* The null sender's identity is the HELO name already. */
-	j->check_helo = cfg->helo && txn->helo != NULL && txn->mail_from[0] != '\0';
-	pthread_mutex_init(&j->lock, NULL);
-	call->scratch = j;
-	j->job = worker_submit(call->workers, spf_work, spf_done, j);
+	if (cfg->helo && txn->helo != NULL && txn->mail_from[0] != '\0')
+		add_job(call, st, NULL);
 	return FILTER_PENDING;
 }
 
 /*
  * The call timed out. A job still queued is dropped and freed here; one
- * that is running still uses j, so whoever of work() and us comes last
- * frees it.
+ * that is running still uses its job, so whoever of work() and us comes
+ * last frees it; one whose done() came is ours.
  */
 static void
 spf_cancel(struct filter_call *call)
 {
-	struct spf_job *j = call->scratch;
-	int finished;
+	struct spf_stage *st = call->scratch;
 
-	if (j == NULL)
+	if (st == NULL)
 		return;
 	call->scratch = NULL;
-	if (worker_cancel(j->job)) {
-		job_free(j);
-		return;
+	for (int i = 0; i < st->njobs; i++) {
+		struct spf_job *j = st->jobs[i];
+		int finished;
+
+		if (j->reported || worker_cancel(j->job)) {
+			job_free(j);
+			continue;
+		}
+		pthread_mutex_lock(&j->lock);
+		finished = j->finished;
+		j->orphaned = 1;
+		pthread_mutex_unlock(&j->lock);
+		if (finished)
+			job_free(j);
 	}
-	pthread_mutex_lock(&j->lock);
-	finished = j->finished;
-	j->orphaned = 1;
-	pthread_mutex_unlock(&j->lock);
-	if (finished)
-		job_free(j);
+	free(st);
 }
 
 static int

@@ -89,7 +89,7 @@ libspf2_message(const char *file, int line, const char *msg)
 	log_debug("event=libspf2 msg=%s", log_quote(q, sizeof(q), msg, strlen(msg)));
 }
 
-static _Noreturn void
+static __attribute__((noreturn)) void
 libspf2_error(const char *file, int line, const char *msg)
 {
 	char q[300];
@@ -107,6 +107,8 @@ set_handlers(void)
 	SPF_info_handler = libspf2_message;
 	SPF_debug_handler = libspf2_message;
 }
+
+static void stop(struct eval *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 stop(struct eval *e, const char *fmt, ...)
@@ -201,6 +203,8 @@ herrno_of(enum dns_status status)
 	}
 }
 
+static const char *any_address_name(const char *domain, char *buf, size_t size);
+
 /* One record of an answer into rr->rr[n]; returns 0, or -1 to leave it out. */
 static int
 add_rr(SPF_dns_rr_t *rr, int n, ns_type type, const unsigned char *data, size_t len,
@@ -221,13 +225,15 @@ add_rr(SPF_dns_rr_t *rr, int n, ns_type type, const unsigned char *data, size_t 
 		return 0;
 	}
 	case ns_t_mx:
-		if (len < 3 || wire_name(data + 2, len - 2, text, sizeof(text) - 64) < 0)
+	case ns_t_ptr:
+		if ((type == ns_t_mx && len < 3) ||
+		    wire_name(type == ns_t_mx ? data + 2 : data, type == ns_t_mx ? len - 2 : len,
+		              text, sizeof(text) - 64) < 0)
+			return -1;
+		/* Our mark (spf_record.h) counts only where we put it. */
+		if (any_address_name(text, prepared, sizeof(prepared)) != NULL)
 			return -1;
 		strcat(text, suffix);
-		break;
-	case ns_t_ptr:
-		if (wire_name(data, len, text, sizeof(text)) < 0)
-			return -1;
 		break;
 	case ns_t_txt:
 		/* libspf2 asks TXT only for the exp= text (records come through get_spf). */

@@ -109,15 +109,20 @@ toplabel(const char *s, size_t n)
 static int
 domain_spec(const char *s, size_t n)
 {
+	size_t last = n; /* where the last macro-expand starts, n: none yet */
+
 	if (n == 0 || macro_string(s, n, 0) < 0)
 		return -1;
-	/* Ends in a macro: the last '%' starts a macro that runs to the end. */
-	if (s[n - 1] == '}') {
-		for (size_t i = n; i-- > 0;)
-			if (s[i] == '%' && (i == 0 || s[i - 1] != '%'))
-				return macro_expand(s + i, n - i, 0) == n - i ? 0 : -1;
-		return -1;
+	for (size_t i = 0; i < n;) {
+		size_t m = s[i] == '%' ? macro_expand(s + i, n - i, 0) : 1;
+
+		if (m == 0)
+			return -1;
+		last = s[i] == '%' ? i : n;
+		i += m;
 	}
+	if (last < n)
+		return 0; /* ends in a macro-expand */
 	if (n >= 2 && s[n - 1] == '.' && s[n - 2] != '.')
 		n--;
 	const char *dot = NULL;
@@ -474,5 +479,15 @@ spf_explanation_prepare(const char *text, char *out, size_t size)
 int
 spf_domain_ok(const char *domain)
 {
-	return dns_name_ok(domain) && strchr(domain, '.') != NULL && strchr(domain, '.')[1] != '\0';
+	const char *last;
+	size_t n = strlen(domain);
+
+	if (!dns_name_ok(domain) || strchr(domain, '.') == NULL || strpbrk(domain, "[]") != NULL)
+		return 0;
+	if (domain[n - 1] == '.')
+		n--;
+	for (last = domain + n; last > domain && last[-1] != '.'; last--)
+		;
+	/* An address ("192.0.2.1") is no domain: its last label is all digits. */
+	return last > domain && strspn(last, "0123456789") < (size_t)(domain + n - last);
 }

@@ -39,7 +39,8 @@
  *
  *	spf_domain_ok() checks the domain of an identity before anything is
  *	looked up (section 4.3): a name we would ask for (dns_name_ok) with
- *	at least two labels. Returns 1 or 0 (the result is then none).
+ *	at least two labels, not an address or address literal. Returns 1 or
+ *	0 (the result is then none).
  */
 #ifndef POSTERN_SPF_RECORD_H
 #define POSTERN_SPF_RECORD_H

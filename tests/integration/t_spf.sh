@@ -11,7 +11,7 @@
 # no From, so DMARC cannot pass and forgive it; t_dmarc.sh shows that).
 . "$(dirname "$0")/lib.sh"
 it_init
-need_cmd smtp-sink unbound
+need_cmd smtp-sink smtp-source unbound
 
 start_unbound dns \
 	'pass.test. TXT "v=spf1 ip4:192.0.2.9 ip4:127.0.0.0/8 -all"' \
@@ -127,10 +127,23 @@ check_match "null sender, HELO fails: refused" "$out" '\|550 5\.7\.23 SPF fail f
 # Received-SPF (RFC 7208 9.1), one per identity checked.
 send "$rspf_port" helo-pass.test a@pass.test
 expect_delivered "Received-SPF: pass" "$out" "spf=pass smtp.mailfrom=pass.test"
-check_contains "Received-SPF for MAIL FROM" "$(last_msg)" \
-	'Received-SPF: pass (mx.postern.test: domain of a@pass.test designates 127.0.0.1 as permitted sender) client-ip=127.0.0.1; envelope-from="a@pass.test"; helo=helo-pass.test; identity=mailfrom; receiver=mx.postern.test;'
-check_contains "Received-SPF for HELO" "$(last_msg)" \
-	'Received-SPF: pass (mx.postern.test: host helo-pass.test designates 127.0.0.1 as permitted sender) client-ip=127.0.0.1; envelope-from="postmaster@helo-pass.test"; helo=helo-pass.test; identity=helo;'
+rspf=$(last_msg | tr -d '\r')
+check_contains "Received-SPF for MAIL FROM" "$rspf" \
+	'Received-SPF: pass (mx.postern.test: domain of a@pass.test designates 127.0.0.1 as permitted sender)
+	client-ip=127.0.0.1; envelope-from=a@pass.test;
+	helo=helo-pass.test; identity=mailfrom; receiver=mx.postern.test;'
+check_contains "Received-SPF for HELO" "$rspf" \
+	'Received-SPF: pass (mx.postern.test: host helo-pass.test designates 127.0.0.1 as permitted sender)
+	client-ip=127.0.0.1; envelope-from=postmaster@helo-pass.test;
+	helo=helo-pass.test; identity=helo; receiver=mx.postern.test;'
+# A sender RFC 5321 allows with a quoted local part: escaped in the field.
+# (smtptool decodes backslash escapes: \\ is one backslash on the wire)
+send "$rspf_port" helo-pass.test '"odd (local) \\"part\\""@pass.test'
+expect_delivered "Received-SPF: a quoted local part" "$out" "spf=pass smtp.mailfrom=pass.test"
+check_contains "Received-SPF: the comment and the value escaped" "$(last_msg | tr -d '\r')" \
+	'domain of "odd \(local\) \\"part\\""@pass.test designates'
+check_contains "Received-SPF: envelope-from quoted" "$(last_msg | tr -d '\r')" \
+	'envelope-from="\"odd (local) \\\"part\\\"\"@pass.test";'
 send "$rspf_port" helo-pass.test a@softfail.test
 expect_delivered "Received-SPF: softfail" "$out" "spf=softfail"
 check_contains "Received-SPF softfail" "$(last_msg)" 'Received-SPF: softfail (mx.postern.test: domain of a@softfail.test is not quite sure that 127.0.0.1 is a permitted sender)'
@@ -138,6 +151,32 @@ check_contains "Received-SPF softfail" "$(last_msg)" 'Received-SPF: softfail (mx
 # A chain without dmarc decides an SPF fail at once, at MAIL.
 send "$rspf_port" helo-pass.test a@fail.test
 check_match "chain without dmarc: fail refused at MAIL" "$out" '^550 5\.7\.23 SPF fail for fail\.test'
+
+# Many sessions at once: the checks share the workers and the resolver's cache.
+before=$(sink_count sink)
+timeout 60 smtp-source -s 10 -m 60 -l 200 -M helo-pass.test -f load@pass.test -t user@sink.test \
+	"127.0.0.1:$dflt_port" >"$T/source.log" 2>&1
+check_eq "60 messages over 10 sessions at once: smtp-source succeeded" 0 "$?"
+wait_until 10 test "$(sink_count sink)" -ge $((before + 60))
+check_eq "60 messages over 10 sessions at once: all at the backend" $((before + 60)) "$(sink_count sink)"
+check_eq "each with its SPF result" 60 \
+	"$(grep -l 'spf=pass smtp.mailfrom=pass.test' $(sink_files sink) | xargs grep -l 'load@pass.test' | wc -l)"
+delivered=$((before + 60))
+
+# --dns replaces the configured servers (here: a port where nothing answers);
+# --explain plays a message through the same chain offline.
+nobody=$(free_port)
+sed "s/127\.0\.0\.1:$dns_port/127.0.0.1:$nobody/" "$T/dflt.yaml" >"$T/nodns.yaml"
+out=$("$POSTERN" -c "$T/nodns.yaml" --dns "127.0.0.1:$dns_port" --explain "$T/msg.txt" \
+	--client-ip 192.0.2.9 --helo none.test --from a@pass.test --rcpt user@sink.test 2>&1)
+check_contains "--dns and --explain: the MAIL FROM check" "$out" "spf=pass (smtp.mailfrom=pass.test)"
+check_contains "--dns and --explain: the HELO check" "$out" "spf=none (smtp.helo=none.test)"
+out=$("$POSTERN" -c "$T/nodns.yaml" --explain "$T/msg.txt" --client-ip 192.0.2.9 \
+	--helo none.test --from a@pass.test --rcpt user@sink.test 2>&1)
+check_contains "without --dns: the configured server, which does not answer" "$out" \
+	"spf=temperror (smtp.mailfrom=pass.test)"
+out=$("$POSTERN" -t -c "$T/nodns.yaml" --dns localhost:53 2>&1)
+check_contains "--dns wants an address" "$out" '--dns: "localhost:53" is not IP:PORT'
 
 check_match "the transaction log names the findings" "$(cat "$dflt_log")" \
 	'policy=default action=reject findings=spf\.spf=fail'
