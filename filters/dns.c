@@ -307,7 +307,10 @@ query_timer(evutil_socket_t fd, short what, void *arg)
 	}
 	ub_cancel(dns.ctx, q->async_id);
 	q->asking = 0;
-	log_debug("event=dns_timeout name=%s type=%d attempts_left=%u", q->name, q->rrtype,
+	char quoted[300];
+
+	log_debug("event=dns_timeout name=%s type=%d attempts_left=%u",
+	          log_quote(quoted, sizeof(quoted), q->name, strlen(q->name)), q->rrtype,
 	          q->attempts_left);
 	if (q->attempts_left > 0) {
 		q->attempts_left--;
@@ -397,6 +400,7 @@ sync_attempt(const char *name, int rrtype, struct ub_result **result)
 	struct timespec deadline;
 	enum dns_status status = DNS_TEMPFAIL;
 	int id, rc = 0, finished, cancelled;
+	char quoted[300];
 
 	*result = NULL;
 	s->refs = 2; /* ours, the callback's */
@@ -418,7 +422,8 @@ sync_attempt(const char *name, int rrtype, struct ub_result **result)
 	/* Unlocked: libunbound takes its own lock, which its callbacks may hold. */
 	cancelled = !finished && ub_cancel(dns.ctx, id) == 0;
 	if (!finished)
-		log_debug("event=dns_timeout name=%s type=%d", name, rrtype);
+		log_debug("event=dns_timeout name=%s type=%d",
+		          log_quote(quoted, sizeof(quoted), name, strlen(name)), rrtype);
 	pthread_mutex_lock(&dns.lock);
 	if (cancelled)
 		s->refs--; /* the callback will not come */
@@ -440,9 +445,11 @@ dns_query_sync(const char *name, int rrtype, struct dns_answer **out)
 	if (dns.ctx == NULL)
 		return DNS_TEMPFAIL;
 	if (pthread_equal(pthread_self(), dns.loop_thread)) {
+		char quoted[300];
+
 		log_err("event=dns_bug reason=\"dns_query_sync on the event loop's thread\" "
 		        "name=%s",
-		        name);
+		        log_quote(quoted, sizeof(quoted), name, strlen(name)));
 		return DNS_TEMPFAIL;
 	}
 	for (unsigned i = 0; i < dns.attempts && status == DNS_TEMPFAIL; i++) {

@@ -41,6 +41,8 @@
 #include "filters/worker.h"
 #include "policies/config.h"
 
+#define SMTP_REPLY_MAX 510
+
 struct spf_config {
 	int helo;
 	int received_spf;
@@ -163,10 +165,12 @@ report(struct filter_call *call, const struct spf_job *j)
 	const struct spf_verdict *v = &j->v;
 	int helo = j->sender == NULL;
 	const struct spf_config *cfg = call->filter->state;
-	char reply[1024];
+	char reply[1024], value[600], q[300];
 
+	/* The client wrote the name: a quoted-string unless it is plainly a domain. */
+	header_text(value, sizeof(value), v->domain, 0);
 	filter_finding(call, "spf", spf_result_name(v->result), NAN, "%s=%s",
-	               helo ? "smtp.helo" : "smtp.mailfrom", v->domain);
+	               helo ? "smtp.helo" : "smtp.mailfrom", value);
 	switch (v->result) {
 	case SPF_RES_FAIL:
 	case SPF_RES_SOFTFAIL:
@@ -188,7 +192,11 @@ report(struct filter_call *call, const struct spf_job *j)
 		         spf_result_name(v->result), v->domain);
 		break;
 	}
-	/* A reply is one line of printable text (the explanation is the domain's). */
+	/*
+	 * A reply is one line of printable text (the explanation is the
+	 * domain's), at most 512 octets with its CRLF (RFC 5321 4.5.3.1.5).
+	 */
+	reply[SMTP_REPLY_MAX] = '\0';
 	for (char *p = reply; *p; p++)
 		if (*p < ' ' || *p == 0x7f)
 			*p = ' ';
@@ -196,7 +204,8 @@ report(struct filter_call *call, const struct spf_job *j)
 	if (cfg->received_spf)
 		received_spf(call, j);
 	log_debug("event=spf identity=%s result=%s domain=%s", helo ? "helo" : "mailfrom",
-	          spf_result_name(v->result), v->domain);
+	          spf_result_name(v->result),
+	          log_quote(q, sizeof(q), v->domain, strlen(v->domain)));
 }
 
 static void
@@ -286,21 +295,6 @@ spf_cancel(struct filter_call *call)
 	free(st);
 }
 
-static int
-yaml_bool(const char *s, int *out)
-{
-	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no",
-	                                                                       "off"};
-
-	for (size_t i = 0; i < 3; i++) {
-		if (strcmp(s, yes[i]) == 0)
-			return *out = 1, 0;
-		if (strcmp(s, no[i]) == 0)
-			return *out = 0, 0;
-	}
-	return -1;
-}
-
 static void
 spf_destroy(struct filter *filter)
 {
@@ -353,7 +347,7 @@ spf_configure(struct filter *filter, yaml_document_t *doc, yaml_node_t *node, co
 		if (i < 3)
 			continue; /* the chain's own keys */
 		if (v == NULL ||
-		    (i < 5 && yaml_bool(v, i == 3 ? &cfg->helo : &cfg->received_spf) < 0) ||
+		    (i < 5 && config_bool(v, i == 3 ? &cfg->helo : &cfg->received_spf) < 0) ||
 		    (i == 5 && (v[0] == '\0' || strpbrk(v, " \t\r\n;()\"") != NULL))) {
 			config_diag_add(diag, file, (int)value->start_mark.line + 1,
 			                (int)value->start_mark.column + 1,

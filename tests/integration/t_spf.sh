@@ -144,6 +144,10 @@ check_contains "Received-SPF: the comment and the value escaped" "$(last_msg | t
 	'domain of "odd \(local\) \\"part\\""@pass.test designates'
 check_contains "Received-SPF: envelope-from quoted" "$(last_msg | tr -d '\r')" \
 	'envelope-from="\"odd (local) \\\"part\\\"\"@pass.test";'
+# A HELO that is no domain: none, and written so it cannot pass for more.
+send "$dflt_port" "x;dkim=pass" a@pass.test
+expect_delivered "HELO with a ';' in it" "$out" 'spf=none smtp.helo="x;dkim=pass"'
+check_not_contains "HELO with a ';': no result of its own" "$(last_msg)" "; dkim=pass"
 send "$rspf_port" helo-pass.test a@softfail.test
 expect_delivered "Received-SPF: softfail" "$out" "spf=softfail"
 check_contains "Received-SPF softfail" "$(last_msg)" 'Received-SPF: softfail (mx.postern.test: domain of a@softfail.test is not quite sure that 127.0.0.1 is a permitted sender)'

@@ -520,6 +520,27 @@ START_TEST(test_dns)
 }
 END_TEST
 
+/* The spf filter type's own keys. */
+START_TEST(test_spf_filter)
+{
+	struct config *cfg = assert_loads("filters:\n  spf: { helo: no, received_spf: yes, "
+	                                  "receiver: mx.test, timeout: 5s }\n");
+
+	ck_assert_uint_eq(cfg->policies.nfilters, 1);
+	ck_assert_uint_eq(cfg->policies.filters[0]->timeout_ms, 5000);
+	config_unref(cfg);
+	assert_error("filters:\n  spf: { helo: maybe }\n",
+	             "t.yaml:2:16: filters.spf.helo: expected true or false");
+	assert_error("filters:\n  spf: { helos: yes }\n",
+	             "t.yaml:2:10: unknown key \"helos\" in spf (the spf type knows helo, "
+	             "received_spf, receiver)");
+	assert_error("filters:\n  spf: { receiver: \"a b\" }\n",
+	             "t.yaml:2:20: filters.spf.receiver: expected a host name");
+	assert_error("filters:\n  check: { type: spf, received_spf: [ 1 ] }\n",
+	             "t.yaml:2:37: filters.check.received_spf: expected true or false");
+}
+END_TEST
+
 START_TEST(test_types)
 {
 	assert_error("limits: 5\n", "t.yaml:1:9: limits: expected a mapping, found a scalar");
@@ -837,6 +858,7 @@ main(void)
 	tcase_add_test(tc, test_ranges);
 	tcase_add_test(tc, test_unknown_keys);
 	tcase_add_test(tc, test_dns);
+	tcase_add_test(tc, test_spf_filter);
 	tcase_add_test(tc, test_types);
 	tcase_add_test(tc, test_empty_values);
 	tcase_add_test(tc, test_addresses);
