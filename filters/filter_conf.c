@@ -49,17 +49,10 @@ filter_conf_uint(struct loader *l, yaml_node_t *node, const char *filter, const 
 int
 filter_conf_bool(struct loader *l, yaml_node_t *node, const char *filter, const char *key, int *out)
 {
-	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no",
-	                                                                       "off"};
-
 	if (scalar_of(l, node, filter, key) < 0)
 		return -1;
-	for (size_t i = 0; i < 3; i++) {
-		if (strcmp(scalar(node), yes[i]) == 0 || strcmp(scalar(node), no[i]) == 0) {
-			*out = strcmp(scalar(node), yes[i]) == 0;
-			return 0;
-		}
-	}
+	if (config_bool(scalar(node), out) == 0)
+		return 0;
 	node_error(l, node, "filters.%s.%s: expected true or false, found \"%s\"", filter, key,
 	           scalar(node));
 	return -1;

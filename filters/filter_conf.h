@@ -17,7 +17,7 @@
  *	filter_conf_common() says whether key is one the chain reads for
  *	every filter (type, timeout, on_error), which a type skips.
  *	filter_conf_uint() reads a number from min to max; filter_conf_bool()
- *	true/false, yes/no, on/off; filter_conf_string() a scalar, allocated
+ *	true/false, yes/no, on/off (config_bool()); filter_conf_string() a scalar, allocated
  *	(any previous value freed); filter_conf_strings() a scalar or a list
  *	of scalars, appended to *out. Each returns 0, or -1 after reporting.
  */
