@@ -13,6 +13,9 @@
 
 extern const struct filter_type milter_filter_type;
 extern const struct filter_type spf_filter_type;
+extern const struct filter_type dkim_filter_type;
+extern const struct filter_type dkim_sign_filter_type;
+extern const struct filter_type dmarc_filter_type;
 #ifdef POSTERN_TEST_FILTER
 extern const struct filter_type test_filter_type;
 #endif
@@ -20,6 +23,9 @@ extern const struct filter_type test_filter_type;
 static const struct filter_type *const types[] = {
         &milter_filter_type,
         &spf_filter_type,
+        &dkim_filter_type,
+        &dkim_sign_filter_type,
+        &dmarc_filter_type,
 #ifdef POSTERN_TEST_FILTER
         &test_filter_type,
 #endif
