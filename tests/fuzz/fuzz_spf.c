@@ -100,7 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (n > 2)
 		add_raw_txt(&z, "exp.fz.example", line[2], len[2]);
 	for (size_t i = 3; i < n; i++) {
-		char name[32];
+		char name[48];
 
 		snprintf(name, sizeof(name), "i%zu.fz.example", i - 2);
 		add_raw_txt(&z, name, line[i], len[i]);

@@ -486,7 +486,7 @@ END_TEST
 /* dns: the resolver's servers, timeout and attempts; --dns replaces the servers. */
 START_TEST(test_dns)
 {
-	struct config_diag diag = {0};
+	struct config_diag cli_diag = {0};
 	static const char *const cli[] = {"[::1]:5353"};
 	struct config *cfg = assert_loads("dns:\n  servers: [ 127.0.0.1:53, \"[::1]:5353\" ]\n"
 	                                  "  timeout: 1500ms\n  attempts: 3\n");
@@ -496,16 +496,16 @@ START_TEST(test_dns)
 	ck_assert_str_eq(cfg->dns.servers[1], "[::1]:5353");
 	ck_assert_uint_eq(cfg->dns.timeout_ms, 1500);
 	ck_assert_uint_eq(cfg->dns.attempts, 3);
-	ck_assert_int_eq(config_set_dns(cfg, cli, 1, &diag), 0);
+	ck_assert_int_eq(config_set_dns(cfg, cli, 1, &cli_diag), 0);
 	ck_assert_uint_eq(cfg->dns.nservers, 1);
 	ck_assert_str_eq(cfg->dns.servers[0], "[::1]:5353");
 	static const char *const bad[] = {"localhost:53"};
 
-	ck_assert_int_eq(config_set_dns(cfg, bad, 1, &diag), -1);
-	ck_assert_str_eq(diag.msgs[0],
+	ck_assert_int_eq(config_set_dns(cfg, bad, 1, &cli_diag), -1);
+	ck_assert_str_eq(cli_diag.msgs[0],
 	                 "--dns: \"localhost:53\" is not IP:PORT (e.g. 127.0.0.1:53, [::1]:53)");
 	ck_assert_str_eq(cfg->dns.servers[0], "[::1]:5353");
-	config_diag_free(&diag);
+	config_diag_free(&cli_diag);
 	config_unref(cfg);
 	cfg = assert_loads("dns:\n  servers: 127.0.0.2:53\n");
 	ck_assert_uint_eq(cfg->dns.nservers, 1);
