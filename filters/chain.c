@@ -88,6 +88,33 @@ filter_verdict(struct filter_call *call, enum action action, const char *reply)
 	f->reply = reply ? xstrdup(reply) : NULL;
 }
 
+void
+filter_act(struct filter_call *call, enum action action, const char *reply)
+{
+	struct finding *f = &call->txn->findings[call->txn->nfindings - 1];
+
+	f->action = action;
+	free(f->reply);
+	f->reply = reply ? xstrdup(reply) : NULL;
+}
+
+static const enum action on_error_action[] = {ACTION_NONE, ACTION_TEMPFAIL, ACTION_REJECT};
+
+void
+filter_error(struct filter_call *call, const char *reason)
+{
+	add_finding(call->txn, call->filter->name, "error", reason)->action =
+	        on_error_action[call->filter->on_error];
+}
+
+ssize_t
+filter_read_message(const struct filter_txn *txn, size_t offset, void *buf, size_t len)
+{
+	if (txn->read_message == NULL)
+		return -1;
+	return txn->read_message(txn->read_arg, offset, buf, len);
+}
+
 static void
 add_edit(struct filter_txn *txn, enum header_edit_op op, const char *name, unsigned index,
          const char *value)
@@ -220,14 +247,14 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct chain *c = arg;
 	const struct filter *f = c->call.filter;
-	static const enum action on_error[] = {ACTION_NONE, ACTION_TEMPFAIL, ACTION_REJECT};
 
 	log_warn("event=filter_timeout filter=%s stage=%d timeout_ms=%u", f->name, c->call.stage,
 	         f->timeout_ms);
 	if (f->type->cancel)
 		f->type->cancel(&c->call);
 	c->pending = 0;
-	add_finding(c->call.txn, f->name, "error", "timeout")->action = on_error[f->on_error];
+	add_finding(c->call.txn, f->name, "error", "timeout")->action =
+	        on_error_action[f->on_error];
 	if (advance(c))
 		finish_async(c);
 }

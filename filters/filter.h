@@ -6,7 +6,10 @@
  *
  *	filter_finding(call, method, result, score, fmt, ...)
  *	filter_verdict(call, action, reply)
+ *	filter_act(call, action, reply)
+ *	filter_error(call, reason)
  *	filter_done(call)
+ *	filter_read_message(txn, offset, buf, len)
  * DESCRIPTION
  *	A filter is a mechanism: it looks at the transaction and reports
  *	findings ("spf=fail", "spam score 7.3"); a policy (policies/policy.h)
@@ -32,7 +35,17 @@
  *	properties). filter_verdict() is for filters whose answer is itself an
  *	action (an external milter's reject, the test filter): a finding whose
  *	policy default is that action, with an optional SMTP reply ("550 5.7.1
- *	text").
+ *	text"). filter_act() gives the finding just recorded with
+ *	filter_finding() an action of its own (a rule that rejects at once).
+ *	filter_error() is for a filter that could not do its work (an engine
+ *	down, a reply it cannot read): a finding "error=REASON" with the
+ *	filter's on_error action, as a timeout gets.
+ *
+ *	filter_read_message() reads the message as it was received (header
+ *	and body, CRLF lines, no dot-stuffing, before any header edit) from
+ *	the spool, in FILTER_EOM: up to len octets from offset into buf; it
+ *	returns how many (0 at the end), or -1 where there is no message. It
+ *	reads a file or memory at once and never waits for the network.
  *
  *	A filter that keeps something per transaction (a hash context, a
  *	connection) puts it in *call->state and frees it in txn_end().
@@ -49,6 +62,7 @@
 #define POSTERN_FILTER_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct event_base;
 struct filter_call;
@@ -109,13 +123,18 @@ struct filter_txn {
 	const char *client_addr;
 	int client_port;
 	const char *helo;
-	const char *mail_from; /* without <>, "" for the null sender */
-	const char *rcpt;      /* FILTER_RCPT: the recipient being checked */
+	const char *local_name; /* our host name (hostname:), which a client must not claim */
+	const char *local_addr; /* the address the client connected to, "" if not known */
+	const char *mail_from;  /* without <>, "" for the null sender */
+	const char *rcpt;       /* FILTER_RCPT: the recipient being checked */
 	const char *const *rcpts;
 	size_t nrcpt;
 	const char *header_block; /* FILTER_EOM: the message header, CRLF lines */
 	size_t header_len;
 	unsigned long long size; /* FILTER_EOM: message octets */
+	/* FILTER_EOM: the spooled message, through filter_read_message(). */
+	ssize_t (*read_message)(void *arg, size_t offset, void *buf, size_t len);
+	void *read_arg;
 	struct finding *findings;
 	size_t nfindings;
 	struct header_edit *edits; /* in the order filters made them */
@@ -166,6 +185,9 @@ struct filter_type {
 void filter_finding(struct filter_call *call, const char *method, const char *result, double score,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void filter_verdict(struct filter_call *call, enum action action, const char *reply);
+void filter_act(struct filter_call *call, enum action action, const char *reply);
+void filter_error(struct filter_call *call, const char *reason);
+ssize_t filter_read_message(const struct filter_txn *txn, size_t offset, void *buf, size_t len);
 void filter_done(struct filter_call *call);
 void filter_header_add(struct filter_call *call, const char *name, const char *value);
 void filter_header_insert(struct filter_call *call, unsigned index, const char *name,

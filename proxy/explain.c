@@ -106,6 +106,19 @@ data_sink(void *arg, const char *buf, size_t len)
 	evbuffer_add(arg, buf, len);
 }
 
+/* The filters' view of the spool (filter_read_message): here, the message in memory. */
+static ssize_t
+read_buffer(void *arg, size_t offset, void *buf, size_t len)
+{
+	struct evbuffer_ptr pos;
+
+	if (offset >= evbuffer_get_length(arg))
+		return 0;
+	if (evbuffer_ptr_set(arg, &pos, offset, EVBUFFER_PTR_SET) < 0)
+		return -1;
+	return evbuffer_copyout_from(arg, &pos, buf, len);
+}
+
 static int
 read_message(const char *file, struct evbuffer *msg, FILE *out)
 {
@@ -151,6 +164,8 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 		ss.ss_family = AF_INET6;
 	r.txn = (struct filter_txn){.client_addr = req->client_ip,
 	                            .helo = req->helo,
+	                            .local_name = cfg->hostname,
+	                            .local_addr = "",
 	                            .mail_from = req->from,
 	                            .rcpts = req->rcpts,
 	                            .nrcpt = req->nrcpt};
@@ -196,6 +211,8 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 		r.txn.header_block = hr.block;
 		r.txn.header_len = hr.block_len;
 		r.txn.size = len;
+		r.txn.read_message = read_buffer;
+		r.txn.read_arg = msg;
 		fprintf(out, "end of message (%zu octets)\n  policy: %s%s\n", len, txp->name,
 		        txp->monitor ? " (monitor)" : "");
 		run_stage(&r, txp, FILTER_EOM);

@@ -93,12 +93,17 @@ struct session *
 session_new(struct server *server, int fd, const struct sockaddr *sa)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
+	struct sockaddr_storage local;
+	socklen_t local_len = sizeof(local);
 
 	s->server = server;
 	s->cfg = config_ref(server->cfg);
 	s->id = ++server->next_session_id;
 	netaddr_ip(sa, s->ip, sizeof(s->ip));
 	s->port = netaddr_port(sa);
+	/* The address the client reached: filters check that a HELO does not claim it. */
+	if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0)
+		netaddr_ip((struct sockaddr *)&local, s->local_ip, sizeof(s->local_ip));
 	s->conn = conn_new(server->base, fd, &session_callbacks, s);
 	conn_set_timeout(s->conn, s->cfg->timeouts.client);
 	TAILQ_INSERT_TAIL(&server->sessions, s, entry);

@@ -96,6 +96,8 @@ run_stage(struct session *s, const struct policy *p, enum filter_stage stage, st
 	tx->ftxn.client_addr = s->ip;
 	tx->ftxn.client_port = s->port;
 	tx->ftxn.helo = s->helo;
+	tx->ftxn.local_name = s->cfg->hostname;
+	tx->ftxn.local_addr = s->local_ip;
 	tx->ftxn.mail_from = tx->from;
 	if (p->nchain == 0) {
 		next(s);
@@ -431,6 +433,12 @@ session_filter_quarantine_step(struct session *s, int code, struct evbuffer *rep
 	}
 }
 
+static ssize_t
+read_spool(void *arg, size_t offset, void *buf, size_t len)
+{
+	return spool_read(arg, offset, buf, len);
+}
+
 void
 session_filter_eom(struct session *s)
 {
@@ -440,14 +448,21 @@ session_filter_eom(struct session *s)
 	tx->ftxn.header_block = tx->hr.block;
 	tx->ftxn.header_len = tx->hr.block_len;
 	tx->ftxn.size = spool_size(tx->spool);
+	tx->ftxn.read_message = read_spool;
+	tx->ftxn.read_arg = tx->spool;
 	run_stage(s, tx->policy, FILTER_EOM, eom_filtered);
 }
 
 void
 session_filter_accepted_rcpt(struct session *s)
 {
-	if (s->tx->policy == NULL)
-		s->tx->policy = s->tx->rcpt_policy;
+	struct transaction *tx = s->tx;
+
+	if (tx->policy == NULL)
+		tx->policy = tx->rcpt_policy;
+	tx->accepted = xrealloc(tx->accepted, (tx->ftxn.nrcpt + 1) * sizeof(*tx->accepted));
+	tx->accepted[tx->ftxn.nrcpt++] = xstrdup(tx->rcpt_line);
+	tx->ftxn.rcpts = (const char *const *)tx->accepted;
 }
 
 void
@@ -460,6 +475,9 @@ session_filter_end(struct session *s)
 	filter_txn_clear(&tx->ftxn);
 	header_reader_free(&tx->hr);
 	free(tx->rcpt_cmd);
+	for (size_t i = 0; i < tx->ftxn.nrcpt; i++)
+		free(tx->accepted[i]);
+	free(tx->accepted);
 	if (tx->quarantine_headers)
 		evbuffer_free(tx->quarantine_headers);
 }

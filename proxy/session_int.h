@@ -61,6 +61,7 @@ struct transaction {
 	const struct policy *policy;      /* the transaction's: its first recipient's */
 	const struct policy *rcpt_policy; /* the recipient being checked */
 	char *rcpt_cmd;                   /* the RCPT command waiting for its filters */
+	char **accepted;                  /* the recipients the backend accepted: ftxn.rcpts */
 	size_t rcpt_first_finding;
 	struct header_reader hr; /* the header, parsed once, as the message streams */
 	int streaming;           /* a filter wants header fields and body chunks */
@@ -91,6 +92,7 @@ struct session {
 	unsigned processing : 1; /* inside session_process(): callbacks must not re-enter it */
 	int port;
 	char ip[INET6_ADDRSTRLEN];
+	char local_ip[INET6_ADDRSTRLEN]; /* the address the client connected to, or "" */
 };
 
 /* session.c */
