@@ -14,11 +14,13 @@
 #ifdef POSTERN_TEST_FILTER
 extern const struct filter_type test_filter_type;
 #endif
+extern const struct filter_type spamd_filter_type;
 
 static const struct filter_type *const types[] = {
 #ifdef POSTERN_TEST_FILTER
         &test_filter_type,
 #endif
+        &spamd_filter_type,
         NULL,
 };
 

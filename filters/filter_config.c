@@ -1,0 +1,208 @@
+/*
+ * NAME
+ *	filter_config - reading a filter type's own keys from its YAML mapping
+ * SYNOPSIS
+ *	See filter_config.h.
+ * DESCRIPTION
+ *	A thin layer over the loader's own helpers (policies/config_int.h), so
+ *	a filter's errors read exactly like the rest of the configuration's.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "filters/filter.h"
+#include "filters/filter_config.h"
+#include "policies/config_int.h"
+
+static struct loader
+loader_of(const struct fconf *c)
+{
+	return (struct loader){.doc = c->doc, .file = c->file, .diag = c->diag};
+}
+
+void
+fconf_init(struct fconf *c, const struct filter *filter, yaml_document_t *doc, const char *file,
+           struct config_diag *diag)
+{
+	*c = (struct fconf){.doc = doc, .file = file, .diag = diag, .name = filter->name};
+}
+
+yaml_node_t *
+fconf_node(const struct fconf *c, int index)
+{
+	return yaml_document_get_node(c->doc, index);
+}
+
+void
+fconf_error(const struct fconf *c, const yaml_node_t *node, const char *fmt, ...)
+{
+	struct loader l = loader_of(c);
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	node_error(&l, node, "filters.%s%s%s: %s", c->name, c->key ? "." : "", c->key ? c->key : "",
+	           msg);
+}
+
+int
+fconf_walk(struct fconf *c, yaml_node_t *node, const char *const *known, fconf_key_fn *fn,
+           void *arg)
+{
+	static const char *const common[] = {"type", "timeout", "on_error"};
+	struct loader l = loader_of(c);
+	char section[128];
+	size_t nknown = 0;
+	int rc = 0;
+
+	while (known[nknown] != NULL)
+		nknown++;
+	snprintf(section, sizeof(section), "filters.%s", c->name);
+	if (node->type != YAML_MAPPING_NODE) {
+		fconf_error(c, node, "expected a mapping");
+		return -1;
+	}
+	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *key = fconf_node(c, p->key), *value = fconf_node(c, p->value);
+		const char *k;
+		size_t i;
+
+		if (key->type != YAML_SCALAR_NODE)
+			continue;
+		k = scalar(key);
+		for (i = 0; i < sizeof(common) / sizeof(common[0]) && strcmp(k, common[i]); i++)
+			;
+		if (i < sizeof(common) / sizeof(common[0]))
+			continue;
+		c->key = k;
+		if (fn(c, k, value, arg) < 0) {
+			unknown_key(&l, key, section, known, nknown);
+			rc = -1;
+		}
+		c->key = NULL;
+	}
+	return rc;
+}
+
+static const char *
+scalar_of(const struct fconf *c, yaml_node_t *node, const char *what)
+{
+	if (node->type == YAML_SCALAR_NODE)
+		return scalar(node);
+	fconf_error(c, node, "expected %s", what);
+	return NULL;
+}
+
+int
+fconf_string(const struct fconf *c, yaml_node_t *node, char **out)
+{
+	const char *s = scalar_of(c, node, "a scalar");
+
+	if (s == NULL)
+		return -1;
+	free(*out);
+	*out = xstrdup(s);
+	return 0;
+}
+
+int
+fconf_strings(const struct fconf *c, yaml_node_t *node, char ***out, size_t *n)
+{
+	int rc = 0;
+
+	if (node->type == YAML_SCALAR_NODE) {
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[(*n)++] = xstrdup(scalar(node));
+		return 0;
+	}
+	if (node->type != YAML_SEQUENCE_NODE) {
+		fconf_error(c, node, "expected a scalar or a list");
+		return -1;
+	}
+	for (yaml_node_item_t *i = node->data.sequence.items.start;
+	     i < node->data.sequence.items.top; i++) {
+		yaml_node_t *item = fconf_node(c, *i);
+
+		if (scalar_of(c, item, "a scalar") == NULL) {
+			rc = -1;
+			continue;
+		}
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[(*n)++] = xstrdup(scalar(item));
+	}
+	return rc;
+}
+
+int
+fconf_duration(const struct fconf *c, yaml_node_t *node, unsigned *ms)
+{
+	const char *s = scalar_of(c, node, "a duration");
+	unsigned long long v;
+
+	if (s == NULL)
+		return -1;
+	if (parse_duration(s, &v) < 0 || v == 0 || v > 0xffffffffULL) {
+		fconf_error(c, node, "\"%s\" is not a duration (30s, 250ms, 5m)", s);
+		return -1;
+	}
+	*ms = (unsigned)v;
+	return 0;
+}
+
+int
+fconf_size(const struct fconf *c, yaml_node_t *node, unsigned long long *octets)
+{
+	const char *s = scalar_of(c, node, "a size");
+
+	if (s == NULL)
+		return -1;
+	if (parse_size(s, octets) < 0) {
+		fconf_error(c, node, "\"%s\" is not a size (512, 64K, 10M)", s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+fconf_number(const struct fconf *c, yaml_node_t *node, double *out)
+{
+	const char *s = scalar_of(c, node, "a number");
+	char *end;
+	double v;
+
+	if (s == NULL)
+		return -1;
+	v = strtod(s, &end);
+	if (end == s || *end != '\0' || !isfinite(v)) {
+		fconf_error(c, node, "\"%s\" is not a number", s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+fconf_bool(const struct fconf *c, yaml_node_t *node, int *out)
+{
+	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no",
+	                                                                       "off"};
+	const char *s = scalar_of(c, node, "true or false");
+
+	if (s == NULL)
+		return -1;
+	for (size_t i = 0; i < 3; i++) {
+		if (strcmp(s, yes[i]) == 0 || strcmp(s, no[i]) == 0) {
+			*out = strcmp(s, yes[i]) == 0;
+			return 0;
+		}
+	}
+	fconf_error(c, node, "\"%s\" is not true or false", s);
+	return -1;
+}
