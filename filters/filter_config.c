@@ -51,6 +51,32 @@ fconf_error(const struct fconf *c, const yaml_node_t *node, const char *fmt, ...
 	           msg);
 }
 
+static size_t
+count(const char *const *known)
+{
+	size_t n = 0;
+
+	while (known[n] != NULL)
+		n++;
+	return n;
+}
+
+void
+fconf_unknown(const struct fconf *c, yaml_node_t *key, const char *const *known)
+{
+	struct loader l = loader_of(c);
+	char section[160];
+
+	snprintf(section, sizeof(section), "filters.%s%s%s", c->name, c->key ? "." : "",
+	         c->key ? c->key : "");
+	/* The section names where the key is, not the key itself. */
+	char *dot = strrchr(section, '.');
+
+	if (c->key != NULL && dot != NULL)
+		*dot = '\0';
+	unknown_key(&l, key, section, known, count(known));
+}
+
 int
 fconf_walk(struct fconf *c, yaml_node_t *node, const char *const *known, fconf_key_fn *fn,
            void *arg)
@@ -58,11 +84,9 @@ fconf_walk(struct fconf *c, yaml_node_t *node, const char *const *known, fconf_k
 	static const char *const common[] = {"type", "timeout", "on_error"};
 	struct loader l = loader_of(c);
 	char section[128];
-	size_t nknown = 0;
+	size_t nknown = count(known);
 	int rc = 0;
 
-	while (known[nknown] != NULL)
-		nknown++;
 	snprintf(section, sizeof(section), "filters.%s", c->name);
 	if (node->type != YAML_MAPPING_NODE) {
 		fconf_error(c, node, "expected a mapping");

@@ -8,6 +8,7 @@
  *	fconf_walk(c, node, known, fn, arg)
  *	fconf_node(c, index)
  *	fconf_error(c, node, fmt, ...)
+ *	fconf_unknown(c, key, known)
  *	fconf_string(c, node, out), fconf_strings(c, node, out, n)
  *	fconf_duration(c, node, ms), fconf_size(c, node, octets)
  *	fconf_number(c, node, out), fconf_bool(c, node, out)
@@ -26,7 +27,8 @@
  *	scalar (fconf_string, a copy the caller frees), a scalar or a list of
  *	scalars (fconf_strings, appended), a duration ("5s", "250ms"), a size
  *	("512K"), a decimal number, a boolean (true/false, yes/no, on/off).
- *	fconf_error() reports anything else at a node.
+ *	fconf_error() reports anything else at a node; fconf_unknown() a key
+ *	of a nested mapping that is not in known, as fconf_walk() does.
  */
 #ifndef POSTERN_FILTER_CONFIG_H
 #define POSTERN_FILTER_CONFIG_H
@@ -55,6 +57,7 @@ int fconf_walk(struct fconf *c, yaml_node_t *node, const char *const *known, fco
 yaml_node_t *fconf_node(const struct fconf *c, int index);
 void fconf_error(const struct fconf *c, const yaml_node_t *node, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+void fconf_unknown(const struct fconf *c, yaml_node_t *key, const char *const *known);
 int fconf_string(const struct fconf *c, yaml_node_t *node, char **out);
 int fconf_strings(const struct fconf *c, yaml_node_t *node, char ***out, size_t *n);
 int fconf_duration(const struct fconf *c, yaml_node_t *node, unsigned *ms);
