@@ -16,14 +16,13 @@ extern const struct filter_type test_filter_type;
 #endif
 extern const struct filter_type spamd_filter_type;
 extern const struct filter_type rules_filter_type;
+extern const struct filter_type helo_filter_type;
 
 static const struct filter_type *const types[] = {
 #ifdef POSTERN_TEST_FILTER
         &test_filter_type,
 #endif
-        &spamd_filter_type,
-        &rules_filter_type,
-        NULL,
+        &spamd_filter_type, &rules_filter_type, &helo_filter_type, NULL,
 };
 
 const struct filter_type *

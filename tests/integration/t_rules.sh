@@ -1,5 +1,5 @@
 #!/bin/bash
-# Local rules (type: rules) through a real postern, swaks as the client and
+# Local rules (type: rules) and HELO checks (type: helo) through a real postern, swaks as the client and
 # smtp-sink as the backend: each kind of match (client network, HELO,
 # sender, recipient, a folded header field, the body), scores summed into
 # the policy's thresholds, rules with an immediate action at MAIL and RCPT,
@@ -23,7 +23,12 @@ filters:
       - { name: TRAP, rcpt: "^trap@", action: reject, reply: "550 5.1.1 no such user" }
       - { name: PILLS, header: Subject, pattern: '"'"'(?i)cheap\s+pills'"'"', score: 6 }
       - { name: BUY, body: "(?m)^buy now$", score: 20 }
+  helo: { type: helo, literal_mismatch: 2.5 }
 policies:
+  - name: helo
+    match: { sender_domain: helo.test }
+    chain: [ helo ]
+    helo: { ours: reject }
   - name: default
     chain: [ local ]
     spam: { tag: 5, reject: 10 }'
@@ -78,6 +83,26 @@ check_match "body rule: score over reject, 550" "$out" '^<\*\* 550 5\.7\.1 Messa
 check_eq "body rule: nothing at the backend" "$n" "$(sink_count sink)"
 out=$(send --header "Subject: offer" --body "$(printf 'hello\nplease buy now or later\n')")
 check_match "body rule: no match inside a line (multiline anchors)" "$out" '^<-  250 2\.0\.0 Ok'
+
+# HELO checks: a name that is not one, a literal of another address, us.
+helo_send() { # HELO [SWAKS-ARGS...] -> the transaction's log line
+	swaks --server "127.0.0.1:$px_port" --from a@helo.test --to b@sink.test --helo "$@" \
+		--body x >"$T/helo.out" 2>&1
+	grep -E 'event=transaction .*from=<a@helo\.test>' "$T/px.log" | tail -n 1
+}
+check_match "helo: a domain name, nothing found" "$(helo_send mail.client.test)" \
+	'policy=helo action=accept findings=-'
+check_match "helo: the client's own literal, nothing found" "$(helo_send '[127.0.0.1]')" \
+	'policy=helo action=accept findings=-'
+check_match "helo: not a name" "$(helo_send 'bad_name!')" 'findings=helo\.helo=invalid\(1\.0\)'
+check_match "helo: a label ending in a hyphen" "$(helo_send 'a-.test')" 'findings=helo\.helo=invalid'
+check_match "helo: a literal of another address, its configured score" \
+	"$(helo_send '[192.0.2.7]')" 'findings=helo\.helo=literal-mismatch\(2\.5\)'
+check_match "helo: our hostname, the policy rejects" "$(helo_send postern.test)" \
+	'status=550 .*action=reject findings=helo\.helo=ours\(3\.0\)'
+check_match "helo: our hostname, 550 at MAIL" "$(cat "$T/helo.out")" '^<\*\* 550 5\.7\.1'
+check_match "helo: our address, from another one" \
+	"$(helo_send '[127.0.0.1]' --local-interface 127.0.0.2)" 'findings=helo\.helo=ours\(3\.0\)'
 
 # Bad patterns: postern -t fails at the pattern, with PCRE2's message.
 cat >"$T/bad.yaml" <<'YAML'
