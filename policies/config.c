@@ -49,12 +49,11 @@ enum field_type {
 	F_SIZE,     /* octets: 512, 64K, 10M, 1G */
 	F_DURATION, /* milliseconds, written 250ms, 30s, 5m, 1h or seconds */
 	F_BOOL,
-	F_ENUM,     /* one of names: stores its index, or values[index] */
-	F_STRING,   /* char *, replaced; check() may refuse the value */
-	F_ADDRESS,  /* HOST:PORT: the text at offset, its struct netaddr at aux */
-	F_SECTION,  /* a mapping, described by fields */
-	F_LOAD,     /* a loader of its own */
-	F_RESERVED, /* defined by a later version: accepted and ignored */
+	F_ENUM,    /* one of names: stores its index, or values[index] */
+	F_STRING,  /* char *, replaced; check() may refuse the value */
+	F_ADDRESS, /* HOST:PORT: the text at offset, its struct netaddr at aux */
+	F_SECTION, /* a mapping, described by fields */
+	F_LOAD,    /* a loader of its own */
 };
 
 struct field {
@@ -122,6 +121,7 @@ static void load_fields(struct loader *l, yaml_node_t *node, const char *path,
 static void load_listen(struct loader *l, yaml_node_t *node);
 static void load_quarantine(struct loader *l, yaml_node_t *node);
 static void load_include(struct loader *l, yaml_node_t *node);
+static void load_dns_servers(struct loader *l, yaml_node_t *node);
 
 /* The start of a table's row, for the common cases. */
 #define NUMBER(k, t, m, lo, hi) .key = (k), .type = (t), CFG(m), .min = (lo), .max = (hi)
@@ -179,6 +179,12 @@ static const struct field log_fields[] = {
         {ENUM("level", log.level, level_names)},
         {.key = NULL},
 };
+static const struct field dns_fields[] = {
+        {LOAD("servers", load_dns_servers)},
+        {NUMBER("timeout", F_DURATION, dns.timeout_ms, 100, 10 * 60 * 1000)},
+        {NUMBER("attempts", F_UINT, dns.attempts, 1, 10)},
+        {.key = NULL},
+};
 static const struct field quarantine_fields[] = {
         {STRING("directory", quarantine_dir, check_directory)},
         {STRING("mailbox", quarantine_mailbox, check_mailbox)},
@@ -204,8 +210,7 @@ static const struct field root_fields[] = {
         {LOAD("policies", config_load_policies)},
         {STRING("authserv_id", authserv_id, check_hostname)},
         {LOAD("quarantine", load_quarantine)},
-        /* Reserved for the resolver's settings (dns.c): accepted, not used yet. */
-        {.key = "dns", .type = F_RESERVED},
+        {SECTION("dns", dns_fields)},
         {.key = NULL},
 };
 
@@ -497,8 +502,6 @@ load_value(struct loader *l, const struct field *f, const char *path, yaml_node_
 		if (!is_null(value))
 			f->load(l, value);
 		return;
-	case F_RESERVED:
-		return;
 	default:
 		break;
 	}
@@ -678,6 +681,55 @@ load_quarantine(struct loader *l, yaml_node_t *node)
 	load_fields(l, node, "quarantine", quarantine_fields, l->cfg);
 	if (l->cfg->quarantine_dir && l->cfg->quarantine_mailbox)
 		node_error(l, node, "quarantine: a directory or a mailbox, not both");
+}
+
+static void
+clear_dns_servers(struct config_dns *dns)
+{
+	for (size_t i = 0; i < dns->nservers; i++)
+		free(dns->servers[i]);
+	free(dns->servers);
+	dns->servers = NULL;
+	dns->nservers = 0;
+}
+
+static void
+add_dns_server(struct config_dns *dns, const char *text)
+{
+	dns->servers = xrealloc(dns->servers, (dns->nservers + 1) * sizeof(*dns->servers));
+	dns->servers[dns->nservers++] = xstrdup(text);
+}
+
+/*
+ * dns.servers: "IP:PORT" or a list of them, replacing what an included file
+ * said; an empty list is /etc/resolv.conf.
+ */
+static void
+load_dns_servers(struct loader *l, yaml_node_t *node)
+{
+	yaml_node_item_t one = 0, *start = &one, *top = &one + 1;
+	char fwd[128];
+
+	clear_dns_servers(&l->cfg->dns);
+	if (node->type == YAML_SEQUENCE_NODE) {
+		start = node->data.sequence.items.start;
+		top = node->data.sequence.items.top;
+	} else if (expect(l, node, YAML_SCALAR_NODE, "dns.servers") < 0) {
+		return;
+	}
+	for (yaml_node_item_t *i = start; i < top; i++) {
+		yaml_node_t *item = i == &one ? node : yaml_document_get_node(l->doc, *i);
+
+		if (expect(l, item, YAML_SCALAR_NODE, "dns.servers") < 0)
+			continue;
+		if (dns_server_parse(scalar(item), fwd, sizeof(fwd)) < 0)
+			node_error(l, item,
+			           "dns.servers: \"%s\" is not IP:PORT (e.g. 127.0.0.1:53, "
+			           "[::1]:53)",
+			           scalar(item));
+		else
+			add_dns_server(&l->cfg->dns, scalar(item));
+	}
 }
 
 /*
@@ -962,6 +1014,7 @@ config_defaults(const char *source)
 	        .backend_data = 600000,
 	        .shutdown = 30000,
 	};
+	cfg->dns = (struct config_dns){.timeout_ms = 5000, .attempts = 2};
 	cfg->spool_dir = xstrdup(tmp && *tmp ? tmp : "/tmp");
 	cfg->bare_newline = DATA_NEWLINE_REJECT;
 	cfg->log = (struct config_log){.syslog = 0, .facility = LOG_MAIL, .level = LOG_LEVEL_INFO};
@@ -1079,6 +1132,24 @@ config_set_backend(struct config *cfg, const char *text, struct config_diag *dia
 	return 0;
 }
 
+int
+config_set_dns(struct config *cfg, const char *const *servers, size_t n, struct config_diag *diag)
+{
+	char fwd[128];
+
+	for (size_t i = 0; i < n; i++)
+		if (dns_server_parse(servers[i], fwd, sizeof(fwd)) < 0) {
+			config_diag_add(diag, "--dns", 0, 0,
+			                "\"%s\" is not IP:PORT (e.g. 127.0.0.1:53, [::1]:53)",
+			                servers[i]);
+			return -1;
+		}
+	clear_dns_servers(&cfg->dns);
+	for (size_t i = 0; i < n; i++)
+		add_dns_server(&cfg->dns, servers[i]);
+	return 0;
+}
+
 struct config *
 config_ref(struct config *cfg)
 {
@@ -1100,5 +1171,6 @@ config_unref(struct config *cfg)
 	free(cfg->backend.text);
 	free(cfg->spool_dir);
 	policy_set_free(&cfg->policies);
+	clear_dns_servers(&cfg->dns);
 	free(cfg);
 }

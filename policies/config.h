@@ -6,6 +6,7 @@
  *	config_load_embedded(diag)
  *	config_load_string(name, text, len, diag)
  *	config_set_listen(cfg, text, diag), config_set_backend(cfg, text, diag)
+ *	config_set_dns(cfg, servers, n, diag)
  *	config_ref(cfg), config_unref(cfg)
  *	config_diag_add(diag, file, line, column, fmt, ...), config_diag_free(diag)
  * DESCRIPTION
@@ -25,8 +26,9 @@
  *
  *	config_set_listen() replaces the listener list on the first call and
  *	adds to it on later calls (the command line's --listen);
- *	config_set_backend() replaces the backend address. Both return 0, or
- *	-1 with a message in diag.
+ *	config_set_backend() replaces the backend address; config_set_dns()
+ *	replaces dns.servers (the command line's --dns). All return 0, or -1
+ *	with a message in diag.
  *
  *	A config is reference counted: sessions hold the config they started
  *	with while a reload installs a new one. config_unref() frees at zero.
@@ -38,6 +40,7 @@
 
 #include "common/log.h"
 #include "common/netaddr.h"
+#include "filters/dns.h"
 #include "policies/policy.h"
 #include "proxy/data_reader.h"
 
@@ -95,6 +98,7 @@ struct config {
 	enum data_newline bare_newline;
 	struct config_log log;
 	struct policy_set policies; /* filters: and policies: */
+	struct config_dns dns;      /* the resolver's; read at start only */
 };
 
 struct config_diag {
@@ -108,6 +112,8 @@ struct config *config_load_string(const char *name, const char *text, size_t len
                                   struct config_diag *diag);
 int config_set_listen(struct config *cfg, const char *text, struct config_diag *diag);
 int config_set_backend(struct config *cfg, const char *text, struct config_diag *diag);
+int config_set_dns(struct config *cfg, const char *const *servers, size_t n,
+                   struct config_diag *diag);
 struct config *config_ref(struct config *cfg);
 void config_unref(struct config *cfg);
 void config_diag_add(struct config_diag *diag, const char *file, int line, int column,

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "filters/chain.h"
+#include "filters/dns.h"
 #include "filters/worker.h"
 #include "policies/config.h"
 #include "policies/policy.h"
@@ -151,6 +152,7 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 	const struct policy *txp = NULL;
 	struct header_reader hr = {0};
 	int blocked = 0;
+	char err[256];
 
 	if (read_message(req->file, msg, out) < 0) {
 		evbuffer_free(msg);
@@ -158,6 +160,9 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 	}
 	r.env.base = event_base_new();
 	r.env.workers = worker_pool_new(r.env.base, cfg->limits.workers);
+	/* Filters that ask DNS get TEMPFAIL without a resolver: say why. */
+	if (dns_init(r.env.base, &cfg->dns, err, sizeof(err)) < 0)
+		fprintf(out, "dns: %s (every lookup is a temporary error)\n", err);
 	if (inet_pton(AF_INET, req->client_ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
 		ss.ss_family = AF_INET;
 	else if (inet_pton(AF_INET6, req->client_ip, &((struct sockaddr_in6 *)&ss)->sin6_addr))
@@ -240,6 +245,7 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 	header_reader_free(&hr);
 	evbuffer_free(msg);
 	worker_pool_free(r.env.workers);
+	dns_shutdown();
 	event_base_free(r.env.base);
 	return 0;
 }

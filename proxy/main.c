@@ -2,7 +2,8 @@
  * NAME
  *	postern - transparent SMTP filtering proxy
  * SYNOPSIS
- *	postern [-c FILE] [-t] [--listen ADDR:PORT]... [--backend HOST:PORT] [-v]
+ *	postern [-c FILE] [-t] [--listen ADDR:PORT]... [--backend HOST:PORT]
+ *		[--dns IP:PORT]... [-v]
  *	postern [-c FILE] --explain FILE.eml [--client-ip IP] [--helo NAME] [--from ADDR]
  *		--rcpt ADDR...
  * DESCRIPTION
@@ -23,6 +24,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "filters/dns.h"
 #include "policies/config.h"
 #include "proxy/explain.h"
 #include "proxy/server.h"
@@ -32,6 +34,8 @@ struct options {
 	const char *backend;
 	const char **listen;
 	size_t nlisten;
+	const char **dns;
+	size_t ndns;
 	int check;
 	int verbose;
 	struct explain_request explain;
@@ -41,7 +45,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out, "usage: postern [-c FILE] [-t] [--listen ADDR:PORT]... [--backend HOST:PORT] "
-	             "[-v]\n"
+	             "[--dns IP:PORT]... [-v]\n"
 	             "       postern [-c FILE] --explain FILE.eml [--client-ip IP] [--helo NAME]\n"
 	             "               [--from ADDR] --rcpt ADDR...\n");
 }
@@ -66,6 +70,8 @@ load(const struct options *opt)
 			break;
 	if (cfg != NULL && opt->backend != NULL)
 		config_set_backend(cfg, opt->backend, &diag);
+	if (cfg != NULL && opt->ndns > 0)
+		config_set_dns(cfg, opt->dns, opt->ndns, &diag);
 	if (diag.n > 0) {
 		print_diag(&diag);
 		config_diag_free(&diag);
@@ -117,6 +123,7 @@ main(int argc, char **argv)
 	        {"test", no_argument, NULL, 't'},
 	        {"listen", required_argument, NULL, 'l'},
 	        {"backend", required_argument, NULL, 'b'},
+	        {"dns", required_argument, NULL, 'D'},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"explain", required_argument, NULL, 'E'},
@@ -130,8 +137,9 @@ main(int argc, char **argv)
 	int c;
 
 	opt.listen = calloc((size_t)argc, sizeof(*opt.listen));
+	opt.dns = calloc((size_t)argc, sizeof(*opt.dns));
 	opt.explain.rcpts = calloc((size_t)argc, sizeof(*opt.explain.rcpts));
-	if (opt.listen == NULL || opt.explain.rcpts == NULL)
+	if (opt.listen == NULL || opt.dns == NULL || opt.explain.rcpts == NULL)
 		return 1;
 	opt.explain.client_ip = "192.0.2.1";
 	opt.explain.helo = "client.example";
@@ -149,6 +157,9 @@ main(int argc, char **argv)
 			break;
 		case 'b':
 			opt.backend = optarg;
+			break;
+		case 'D':
+			opt.dns[opt.ndns++] = optarg;
 			break;
 		case 'v':
 			opt.verbose = 1;
@@ -171,11 +182,13 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			free(opt.listen);
+			free(opt.dns);
 			free(opt.explain.rcpts);
 			return 0;
 		default:
 			usage(stderr);
 			free(opt.listen);
+			free(opt.dns);
 			free(opt.explain.rcpts);
 			return 2;
 		}
@@ -183,6 +196,7 @@ main(int argc, char **argv)
 	if (optind != argc || (opt.explain.file && opt.explain.nrcpt == 0)) {
 		usage(stderr);
 		free(opt.listen);
+		free(opt.dns);
 		free(opt.explain.rcpts);
 		return 2;
 	}
@@ -191,6 +205,7 @@ main(int argc, char **argv)
 
 	if (cfg == NULL) {
 		free(opt.listen);
+		free(opt.dns);
 		free(opt.explain.rcpts);
 		return 1;
 	}
@@ -203,6 +218,7 @@ main(int argc, char **argv)
 			printf("%s: configuration OK\n", cfg->source);
 		config_unref(cfg);
 		free(opt.listen);
+		free(opt.dns);
 		free(opt.explain.rcpts);
 		return rc;
 	}
@@ -217,11 +233,21 @@ main(int argc, char **argv)
 	if (base == NULL)
 		fatal("event=startup_failed reason=\"event_base_new\"");
 
+	char err[256];
+
+	/* Once, for the process: a reload keeps the resolver and its cache. */
+	if (dns_init(base, &cfg->dns, err, sizeof(err)) < 0)
+		log_err("event=dns_init_failed reason=\"%s\" note=\"every DNS lookup is a "
+		        "temporary "
+		        "error\"",
+		        err);
+
 	struct runtime rt = {.server = server_new(base, cfg), .opt = &opt};
 
 	config_unref(cfg);
 	if (server_start(rt.server) < 0) {
 		server_free(rt.server);
+		dns_shutdown();
 		event_base_free(base);
 		return 1;
 	}
@@ -240,8 +266,10 @@ main(int argc, char **argv)
 	event_free(sigint);
 	event_free(sighup);
 	server_free(rt.server);
+	dns_shutdown();
 	event_base_free(base);
 	free(opt.listen);
+	free(opt.dns);
 	free(opt.explain.rcpts);
 	return 0;
 }

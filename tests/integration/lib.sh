@@ -29,6 +29,19 @@
 #                               ("key = value"); sets NAME_port, NAME_conf,
 #                               NAME_log (its maillog)
 #   postfix_queue_ids NAME      queue ids of the messages Postfix holds
+#   start_unbound NAME LINE...  unbound -d on a free port serving test zones;
+#                               each LINE is a resource record in zone-file
+#                               syntax ('a.test. TXT "v=spf1 -all"', put in
+#                               local-data) or, when its first word ends in
+#                               ':', an unbound server: option as it is
+#                               ('local-zone: "a.example." static'). Names
+#                               under test. (a static zone) and in such zones
+#                               that have no data are NXDOMAIN; every other
+#                               name is stubbed to a loopback port where
+#                               nothing answers (a temporary error). Sets
+#                               NAME_port, NAME_pid, NAME_conf; postern is
+#                               pointed at it with --dns 127.0.0.1:$NAME_port
+#                               or dns: { servers: [ 127.0.0.1:PORT ] }
 #   postern_config PORT BACKEND_PORT [XCLIENT]
 #                               print the hostname, listen, backend and log
 #                               keys of a config (hostname postern.test)
@@ -515,6 +528,49 @@ postfix_stop() {
 postfix_queue_ids() {
 	local conf="${1}_conf"
 	postqueue -c "${!conf}" -j 2>/dev/null | sed -n 's/.*"queue_id": *"\([0-9A-F]*\)".*/\1/p'
+}
+
+start_unbound() {
+	local name=$1 port dead conf line
+	shift
+	need_cmd unbound unbound-checkconf
+	port=$(free_port) || return 1
+	dead=$(free_port) || return 1
+	conf=$T/$name.unbound.conf
+	{
+		cat <<EOF
+server:
+  interface: 127.0.0.1
+  port: $port
+  do-ip6: no
+  do-daemonize: no
+  chroot: ""
+  username: ""
+  directory: "$T"
+  pidfile: ""
+  use-syslog: no
+  logfile: ""
+  verbosity: 1
+  module-config: "iterator"
+  do-not-query-localhost: no
+  local-zone: "test." static
+EOF
+		for line; do
+			if [[ $line =~ ^[a-z-]+: ]]; then
+				printf '  %s\n' "$line"
+			else
+				printf "  local-data: '%s'\n" "$line"
+			fi
+		done
+		printf 'stub-zone:\n  name: "."\n  stub-addr: 127.0.0.1@%s\n' "$dead"
+	} >"$conf"
+	if ! unbound-checkconf "$conf" >"$T/$name.log" 2>&1; then
+		fail "unbound $name: configuration" "$(cat "$T/$name.log")" "$(cat "$conf")"
+		it_done
+	fi
+	unbound -d -c "$conf" >>"$T/$name.log" 2>&1 &
+	printf -v "${name}_conf" %s "$conf"
+	peer_started unbound "$name" "$port" "$T" $!
 }
 
 postern_config() {

@@ -449,15 +449,53 @@ START_TEST(test_unknown_keys)
 }
 END_TEST
 
-/* Reserved for later versions: accepted whatever they hold, and ignored. */
-START_TEST(test_reserved)
+/* dns: the resolver's servers, timeout and attempts; --dns replaces the servers. */
+START_TEST(test_dns)
 {
-	struct config *cfg = assert_loads("dns:\n  servers: [ 127.0.0.1:53 ]\n  timeout: 5s\n");
+	struct config_diag diag = {0};
+	static const char *const cli[] = {"[::1]:5353"};
+	struct config *cfg = assert_loads("dns:\n  servers: [ 127.0.0.1:53, \"[::1]:5353\" ]\n"
+	                                  "  timeout: 1500ms\n  attempts: 3\n");
 
-	ck_assert_uint_eq(cfg->limits.max_recipients, 1000);
+	ck_assert_uint_eq(cfg->dns.nservers, 2);
+	ck_assert_str_eq(cfg->dns.servers[0], "127.0.0.1:53");
+	ck_assert_str_eq(cfg->dns.servers[1], "[::1]:5353");
+	ck_assert_uint_eq(cfg->dns.timeout_ms, 1500);
+	ck_assert_uint_eq(cfg->dns.attempts, 3);
+	ck_assert_int_eq(config_set_dns(cfg, cli, 1, &diag), 0);
+	ck_assert_uint_eq(cfg->dns.nservers, 1);
+	ck_assert_str_eq(cfg->dns.servers[0], "[::1]:5353");
+	static const char *const bad[] = {"localhost:53"};
+
+	ck_assert_int_eq(config_set_dns(cfg, bad, 1, &diag), -1);
+	ck_assert_str_eq(diag.msgs[0],
+	                 "--dns: \"localhost:53\" is not IP:PORT (e.g. 127.0.0.1:53, [::1]:53)");
+	ck_assert_str_eq(cfg->dns.servers[0], "[::1]:5353");
+	config_diag_free(&diag);
 	config_unref(cfg);
-	cfg = assert_loads("dns: anything\n");
+	cfg = assert_loads("dns:\n  servers: 127.0.0.2:53\n");
+	ck_assert_uint_eq(cfg->dns.nservers, 1);
+	ck_assert_uint_eq(cfg->dns.timeout_ms, 5000);
+	ck_assert_uint_eq(cfg->dns.attempts, 2);
 	config_unref(cfg);
+	cfg = assert_loads("dns:\n");
+	ck_assert_uint_eq(cfg->dns.nservers, 0);
+	config_unref(cfg);
+	assert_error("dns:\n  servers: [ 127.0.0.1:53, ns.example:53 ]\n",
+	             "t.yaml:2:28: dns.servers: \"ns.example:53\" is not IP:PORT (e.g. "
+	             "127.0.0.1:53, [::1]:53)");
+	assert_error("dns: { servers: [ \"::1:53\" ] }\n",
+	             "t.yaml:1:19: dns.servers: \"::1:53\" is not IP:PORT (e.g. 127.0.0.1:53, "
+	             "[::1]:53)");
+	assert_error("dns: { servers: 127.0.0.1:0 }\n",
+	             "t.yaml:1:17: dns.servers: \"127.0.0.1:0\" is not IP:PORT (e.g. "
+	             "127.0.0.1:53, [::1]:53)");
+	assert_error("dns: { timeout: 10ms }\n",
+	             "t.yaml:1:17: dns.timeout: 10ms is out of range (100ms to 10m)");
+	assert_error("dns: { attempts: 0 }\n",
+	             "t.yaml:1:18: dns.attempts: 0 is out of range (1 to 10)");
+	assert_error("dns: { retries: 2 }\n", "t.yaml:1:8: unknown key \"retries\" in dns");
+	assert_error("dns: anything\n", "t.yaml:1:6: dns: expected a mapping, found a scalar");
 }
 END_TEST
 
@@ -777,7 +815,7 @@ main(void)
 	tcase_add_test(tc, test_sizes);
 	tcase_add_test(tc, test_ranges);
 	tcase_add_test(tc, test_unknown_keys);
-	tcase_add_test(tc, test_reserved);
+	tcase_add_test(tc, test_dns);
 	tcase_add_test(tc, test_types);
 	tcase_add_test(tc, test_empty_values);
 	tcase_add_test(tc, test_addresses);
