@@ -314,6 +314,14 @@ chain_stages(struct filter *const *filters, size_t n)
 }
 
 void
+chain_loop_end(struct filter *const *filters, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (filters[i]->type != NULL && filters[i]->type->loop_end != NULL)
+			filters[i]->type->loop_end(filters[i]);
+}
+
+void
 chain_cancel(struct chain *c)
 {
 	if (c == NULL)

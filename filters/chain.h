@@ -6,6 +6,7 @@
  *	chain_cancel(chain)
  *	chain_feed(filters, n, stage, txn, data, len)
  *	chain_stages(filters, n)
+ *	chain_loop_end(filters, n)
  * DESCRIPTION
  *	env names the event loop and the worker pool filters may use.
  *	chain_run() calls, in order, every filter in the list that implements
@@ -21,6 +22,8 @@
  *	chain_feed() gives one header field or body chunk to every filter that
  *	implements the streaming stage, at once (see filter.h).
  *	chain_stages() is the union of the stages the filters implement.
+ *	chain_loop_end() tells every filter that the event loop it ran on is
+ *	about to be freed (filter_type's loop_end).
  *
  *	chain_cancel() stops a running chain (the session is going away);
  *	done() is then never called.
@@ -48,6 +51,7 @@ void chain_cancel(struct chain *chain);
 void chain_feed(struct filter *const *filters, size_t n, enum filter_stage stage,
                 struct filter_txn *txn, const char *data, size_t len);
 unsigned chain_stages(struct filter *const *filters, size_t n);
+void chain_loop_end(struct filter *const *filters, size_t n);
 void filter_txn_clear(struct filter_txn *txn);
 
 #endif

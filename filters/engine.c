@@ -111,3 +111,18 @@ engine_message(struct filter_call *call, struct evbuffer *out)
 		offset += (size_t)n;
 	}
 }
+
+void
+engine_list_add(char *list, size_t size, const char *name, size_t len)
+{
+	size_t used = strlen(list);
+
+	if (len == 0 || (used >= 3 && strcmp(list + used - 3, "...") == 0))
+		return;
+	/* Room for ",NAME" and for a final "..." if a later name does not fit. */
+	if (used + len + 1 + 4 >= size) {
+		snprintf(list + used, size - used, "%s...", used ? "," : "");
+		return;
+	}
+	snprintf(list + used, size - used, "%s%.*s", used ? "," : "", (int)len, name);
+}

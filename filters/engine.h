@@ -9,6 +9,7 @@
  *	engine_conf_free(e)
  *	engine_skip(call, e)
  *	engine_message(call, out)
+ *	engine_list_add(list, size, name, len)
  * DESCRIPTION
  *	An engine instance has an address ("127.0.0.1:783", "[::1]:11333", or
  *	an absolute path for a unix socket where the engine's protocol allows
@@ -23,6 +24,10 @@
  *
  *	engine_message() appends the whole spooled message to out; returns 0,
  *	or -1 when the spool could not be read (a filter_error() is due).
+ *
+ *	engine_list_add() appends a rule name to a comma-separated list in a
+ *	buffer of size octets; a name that does not fit ends the list with
+ *	"...", and nothing is added after that.
  * DIAGNOSTICS
  *	event=spam_skipped filter= size= max_size= (info).
  */
@@ -49,5 +54,6 @@ int engine_conf_key(const struct fconf *c, struct engine_conf *e, const char *ke
 void engine_conf_free(struct engine_conf *e);
 int engine_skip(struct filter_call *call, const struct engine_conf *e);
 int engine_message(struct filter_call *call, struct evbuffer *out);
+void engine_list_add(char *list, size_t size, const char *name, size_t len);
 
 #endif

@@ -180,6 +180,10 @@ struct filter_type {
 	void (*cancel)(struct filter_call *call);
 	/* The transaction ends: free what run() kept in *call->state. */
 	void (*txn_end)(const struct filter *filter, void *state);
+	/* Optional: the event loop the filter ran on is about to be freed (postern
+	 * --explain runs a loop of its own); free what is tied to it, such as kept-alive
+	 * connections. destroy() must do the same. */
+	void (*loop_end)(struct filter *filter);
 };
 
 void filter_finding(struct filter_call *call, const char *method, const char *result, double score,

@@ -18,13 +18,15 @@ extern const struct filter_type spamd_filter_type;
 extern const struct filter_type rules_filter_type;
 extern const struct filter_type helo_filter_type;
 extern const struct filter_type dnsbl_filter_type;
+extern const struct filter_type rspamd_filter_type;
 
 /* clang-format off: one line per type, so that adding one is a one-line change */
 static const struct filter_type *const types[] = {
 #ifdef POSTERN_TEST_FILTER
         &test_filter_type,
 #endif
-        &spamd_filter_type, &rules_filter_type, &helo_filter_type, &dnsbl_filter_type, NULL,
+        &spamd_filter_type, &rules_filter_type,  &helo_filter_type,
+        &dnsbl_filter_type, &rspamd_filter_type, NULL,
 };
 /* clang-format on */
 

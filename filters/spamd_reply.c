@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "filters/engine.h"
 #include "filters/spamd_reply.h"
 
 struct span {
@@ -98,22 +99,6 @@ spam_header(struct span v, struct spamd_reply *r)
 	return v.p == v.end ? 0 : -1;
 }
 
-static void
-add_test(struct spamd_reply *r, const char *name, size_t len)
-{
-	size_t used = strlen(r->tests);
-
-	if (len == 0 || (used >= 3 && strcmp(r->tests + used - 3, "...") == 0))
-		return;
-	/* Room for ",NAME" and for a final "..." if a later name does not fit. */
-	if (used + len + 1 + 4 >= sizeof(r->tests)) {
-		snprintf(r->tests + used, sizeof(r->tests) - used, "%s...", used ? "," : "");
-		return;
-	}
-	snprintf(r->tests + used, sizeof(r->tests) - used, "%s%.*s", used ? "," : "", (int)len,
-	         name);
-}
-
 static int
 rule_char(char c)
 {
@@ -128,7 +113,7 @@ symbols(struct span body, struct spamd_reply *r)
 
 		while (body.p < body.end && rule_char(*body.p))
 			body.p++;
-		add_test(r, start, (size_t)(body.p - start));
+		engine_list_add(r->tests, sizeof(r->tests), start, (size_t)(body.p - start));
 		if (body.p < body.end && *body.p != ',' && *body.p != '\r' && *body.p != '\n')
 			return -1;
 		if (body.p < body.end)
@@ -164,7 +149,7 @@ report(struct span body, struct spamd_reply *r)
 
 		while (line.p < line.end && rule_char(*line.p))
 			line.p++;
-		add_test(r, start, (size_t)(line.p - start));
+		engine_list_add(r->tests, sizeof(r->tests), start, (size_t)(line.p - start));
 	}
 	return 0;
 }
