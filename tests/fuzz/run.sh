@@ -6,7 +6,7 @@ dir=$1
 secs=${2:-30}
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
-for target in smtp_cmd data_reader; do
+for target in smtp_cmd data_reader json spamd_reply; do
 	work=$(mktemp -d)
 	cp "$here/corpus/$target"/* "$work"/
 	echo "fuzz_$target: up to ${secs}s"
