@@ -4,7 +4,8 @@
  * SYNOPSIS
  *	filters:
  *	  rs: { type: rspamd, address: 127.0.0.1:11333, max_size: 20M,
- *	        max_connections: 16, timeout: 30s, on_error: continue }
+ *	        max_connections: 16, use_action: false, timeout: 30s,
+ *	        on_error: continue }
  * DESCRIPTION
  *	At FILTER_EOM the spooled message is POSTed to /checkv2 with what
  *	rspamd knows of the transaction as headers: IP (the client), Helo,
@@ -20,9 +21,10 @@
  *	/checkv2) becomes one finding: method "spam", result rspamd's action
  *	with spaces as hyphens ("no-action", "add-header", "rewrite-subject",
  *	"greylist", "soft-reject", "reject"), rspamd's score as the finding's
- *	score, and "required=R tests=SYMBOL,..." as detail. A policy acts on
- *	the score (spam: { reject: }) or on the action (spam: { reject: reject
- *	}).
+ *	score, and "required=R tests=SYMBOL,..." as detail. The policy acts on
+ *	the score (spam: { reject: N }); with use_action, rspamd's action is
+ *	also the finding's own: reject rejects, soft-reject and greylist
+ *	tempfail, add-header and rewrite-subject tag.
  *
  *	Messages above max_size are not sent (engine.h). An engine that
  *	cannot be reached, answers other than 200 or with a body that is not
@@ -62,6 +64,7 @@ struct rspamd_slot {
 struct rspamd_conf {
 	struct engine_conf engine;
 	unsigned max_connections;
+	int use_action; /* rspamd's action is also the finding's action */
 	/* Runtime: kept-alive connections, all on one event loop. */
 	struct event_base *base;
 	struct rspamd_slot *slots; /* max_connections of them, allocated once: jobs point in */
@@ -77,7 +80,17 @@ struct rspamd_job {
 	struct timespec start;
 };
 
-static const char *const rspamd_keys[] = {"address", "max_size", "max_connections", NULL};
+static const char *const rspamd_keys[] = {"address", "max_size", "max_connections", "use_action",
+                                          NULL};
+
+/* use_action: what rspamd's own action means for postern. */
+static const struct {
+	const char *rspamd;
+	enum action action;
+} action_map[] = {
+        {"reject", ACTION_REJECT},  {"soft-reject", ACTION_TEMPFAIL}, {"greylist", ACTION_TEMPFAIL},
+        {"add-header", ACTION_TAG}, {"rewrite-subject", ACTION_TAG},  {"no-action", ACTION_NONE},
+};
 
 static int
 rspamd_key(struct fconf *c, const char *key, yaml_node_t *value, void *arg)
@@ -90,6 +103,10 @@ rspamd_key(struct fconf *c, const char *key, yaml_node_t *value, void *arg)
 			fconf_error(c, value,
 			            "rspamd is reached over TCP (IP:PORT), not a unix "
 			            "socket");
+		return 0;
+	}
+	if (strcmp(key, "use_action") == 0) {
+		fconf_bool(c, value, &rc->use_action);
 		return 0;
 	}
 	if (strcmp(key, "max_connections") != 0)
@@ -195,6 +212,7 @@ job_fail(struct rspamd_job *job, const char *reason, const char *why)
 static const char *
 report(struct filter_call *call, const char *body, size_t len, char *err, size_t errlen)
 {
+	const struct rspamd_conf *rc = call->filter->state;
 	struct json *v = json_parse(body, len, err, errlen);
 	const struct json *action, *score, *required, *symbols;
 	char result[32], tests[400] = "";
@@ -221,6 +239,10 @@ report(struct filter_call *call, const char *body, size_t len, char *err, size_t
 	filter_finding(call, "spam", result, score->number, "required=%.1f tests=%s",
 	               required && required->type == JSON_NUMBER ? required->number : NAN,
 	               tests[0] ? tests : "none");
+	for (size_t i = 0; rc->use_action && i < sizeof(action_map) / sizeof(action_map[0]); i++)
+		if (strcmp(action_map[i].rspamd, result) == 0 &&
+		    action_map[i].action != ACTION_NONE)
+			filter_act(call, action_map[i].action, NULL);
 	json_free(v);
 	return NULL;
 }

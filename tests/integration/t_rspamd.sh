@@ -2,7 +2,8 @@
 # The rspamd filter against a real rspamd on loopback (a minimal config of
 # our own in $T, one normal worker on a free port, DNS pointed at a port
 # where nothing answers): GTUBE is rejected with 550 5.7.1,
-# sample-nonspam.txt is delivered with its score in X-Spam-Score, the
+# sample-nonspam.txt is delivered with its score in X-Spam-Score, with
+# use_action rspamd's own action decides, the
 # envelope reaches rspamd as headers, a connection rspamd closes is opened
 # again, and rspamd down follows on_error (tempfail, continue).
 . "$(dirname "$0")/lib.sh"
@@ -53,12 +54,14 @@ start_sink sink
 start_px px "$sink_port" "
 filters:
   rs: { type: rspamd, address: 127.0.0.1:$rs_port, timeout: 20s, max_connections: 4 }
+  rs_act: { type: rspamd, address: 127.0.0.1:$rs_port, timeout: 20s, use_action: true }
   rs_down: { type: rspamd, address: 127.0.0.1:$dead_port, on_error: tempfail }
   rs_down_ok: { type: rspamd, address: 127.0.0.1:$dead_port, on_error: continue }
 policies:
   - name: default
     chain: [ rs ]
     spam: { tag: 5, reject: 10 }
+  - { name: act, match: { rcpt_domain: act.test }, chain: [ rs_act ] }
   - { name: down, match: { rcpt_domain: down.test }, chain: [ rs_down ] }
   - { name: down_ok, match: { rcpt_domain: downok.test }, chain: [ rs_down_ok ] }"
 
@@ -86,6 +89,13 @@ check_match "sample-nonspam: X-Spam-Status No, rspamd's finding" "$msg" \
 	'^X-Spam-Status: No, score=-?[0-9.]+ tag=5\.0 reject=10\.0 tests=rs\.no-action\('
 check_match "the envelope reached rspamd (From, Rcpt, IP)" "$(cat "$T/rs/rspamd.log")" \
 	'ip: 127\.0\.0\.1.*rcpts: <b@sink\.test>.*|smtp_from: <sender@client\.test>|from: <sender@client\.test>'
+
+out=$(send "$T/sample-spam.txt" b@act.test)
+check_match "use_action, no thresholds: rspamd's reject rejects" "$out" '^<\*\* 550 5\.7\.1 '
+check_match "use_action: the finding's own action decided" "$(cat "$px_log")" \
+	'policy=act action=reject findings=rs_act\.spam=reject\(15\.0\)'
+out=$(send "$T/sample-nonspam.txt" b@act.test)
+check_match "use_action: no action, delivered" "$out" '^<-  250 2\.0\.0 Ok'
 
 # postern asks for keep-alive and reuses its connection; rspamd 3.4's normal
 # worker answers "Connection: close" to every request, so each message must
