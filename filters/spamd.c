@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -182,6 +183,14 @@ read_cb(struct bufferevent *bev, void *arg)
 	job_reply(arg, 0);
 }
 
+/* All of the request is sent: say so, as spamc does, so spamd never waits for more. */
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	shutdown(bufferevent_getfd(bev), SHUT_WR);
+	bufferevent_disable(bev, EV_WRITE);
+}
+
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -216,7 +225,7 @@ spamd_run(struct filter_call *call)
 	if (sc->user != NULL)
 		evbuffer_add_printf(out, "User: %s\r\n", sc->user);
 	evbuffer_add(out, "\r\n", 2);
-	bufferevent_setcb(job->bev, read_cb, NULL, event_cb, job);
+	bufferevent_setcb(job->bev, read_cb, write_cb, event_cb, job);
 	call->scratch = job;
 	/* A failure here answers at once: filter_done() before PENDING is allowed. */
 	if (engine_message(call, out) < 0) {

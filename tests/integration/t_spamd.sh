@@ -45,7 +45,7 @@ pass "spamd answers PING"
 
 # A spamd that accepts and never answers, and a port where nothing listens.
 mute_port=$(free_port)
-socat "TCP-LISTEN:$mute_port,bind=127.0.0.1,reuseaddr,fork" SYSTEM:'sleep 60' &
+socat -t 60 "TCP-LISTEN:$mute_port,bind=127.0.0.1,reuseaddr,fork" SYSTEM:'sleep 60' &
 it_track $!
 wait_port "$mute_port"
 dead_port=$(free_port)
