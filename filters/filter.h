@@ -139,6 +139,18 @@ struct filter_txn {
 	size_t nfindings;
 	struct header_edit *edits; /* in the order filters made them */
 	size_t nedits;
+	/*
+	 * The session, for filters that treat submission differently (DKIM
+	 * signing, milter macros {auth_authen} {tls_version} {cipher}).
+	 * authenticated: the client's AUTH got 235 from the backend, which did
+	 * the authenticating; auth_user: the identity it used when postern could
+	 * read it from the exchange (PLAIN, LOGIN), else NULL. tls_version
+	 * ("TLSv1.3") and tls_cipher: NULL when the client does not use TLS.
+	 */
+	int authenticated;
+	const char *auth_user;
+	const char *tls_version;
+	const char *tls_cipher;
 	/* Per filter of the chain: what it keeps for this transaction (call->state). */
 	void *state[FILTER_CHAIN_MAX];
 	const struct filter *state_owner[FILTER_CHAIN_MAX];

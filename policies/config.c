@@ -105,6 +105,7 @@ static const struct {
 static const char *const bool_true[] = {"true", "yes", "on", NULL};
 static const char *const bool_false[] = {"false", "no", "off", NULL};
 static const char *const xclient_names[] = {"auto", "xclient", "xforward", "off", NULL};
+static const char *const backend_tls_names[] = {"off", "opportunistic", "required", NULL};
 static const char *const newline_names[] = {"reject", "normalize", NULL};
 static const char *const level_names[] = {"error", "warning", "info", "debug", NULL};
 static const char *const facility_names[] = {"mail",   "daemon", "local0", "local1",
@@ -116,9 +117,12 @@ static const int facility_values[] = {LOG_MAIL,   LOG_DAEMON, LOG_LOCAL0, LOG_LO
 static const char *check_hostname(const char *name);
 static const char *check_directory(const char *path);
 static const char *check_mailbox(const char *address);
+static const char *check_readable(const char *path);
 static void load_fields(struct loader *l, yaml_node_t *node, const char *path,
                         const struct field *fields, void *base);
 static void load_listen(struct loader *l, yaml_node_t *node);
+static void load_listen_tls(struct loader *l, yaml_node_t *node);
+static void load_proxy_from(struct loader *l, yaml_node_t *node);
 static void load_quarantine(struct loader *l, yaml_node_t *node);
 static void load_include(struct loader *l, yaml_node_t *node);
 static void load_dns_servers(struct loader *l, yaml_node_t *node);
@@ -137,6 +141,19 @@ static const struct field listen_fields[] = {
          LISTEN(text),
          .aux = offsetof(struct config_listen, addr),
          .required = 1},
+        {LOAD("tls", load_listen_tls)},
+        {.key = "auth", .type = F_BOOL, LISTEN(auth)},
+        {.key = "proxy_protocol", .type = F_BOOL, LISTEN(proxy_protocol)},
+        {LOAD("proxy_from", load_proxy_from)},
+        {.key = NULL},
+};
+#define TLS(m) \
+	.offset = offsetof(struct config_tls, m), .width = sizeof(((struct config_tls *)0)->m)
+static const struct field listen_tls_fields[] = {
+        {.key = "cert", .type = F_STRING, TLS(cert), .check = check_readable, .required = 1},
+        {.key = "key", .type = F_STRING, TLS(key), .check = check_readable, .required = 1},
+        {.key = "chain", .type = F_STRING, TLS(chain), .check = check_readable},
+        {.key = "implicit", .type = F_BOOL, TLS(implicit)},
         {.key = NULL},
 };
 static const struct field backend_fields[] = {
@@ -145,6 +162,9 @@ static const struct field backend_fields[] = {
          CFG(backend.text),
          .aux = offsetof(struct config, backend.addr)},
         {ENUM("xclient", backend.xclient, xclient_names)},
+        {ENUM("tls", backend.tls, backend_tls_names)},
+        {STRING("ca_file", backend.ca_file, check_readable)},
+        {STRING("verify_name", backend.verify_name, check_hostname)},
         {.key = NULL},
 };
 static const struct field limits_fields[] = {
@@ -171,6 +191,7 @@ static const struct field timeouts_fields[] = {
 };
 static const struct field smtp_fields[] = {
         {ENUM("bare_newline", bare_newline, newline_names)},
+        {.key = "auth_over_plaintext", .type = F_BOOL, CFG(auth_over_plaintext)},
         {.key = NULL},
 };
 static const struct field log_fields[] = {
@@ -624,19 +645,38 @@ check_mailbox(const char *address)
 	return NULL;
 }
 
+/* Checked now, so that `postern -t` names the key; the contents are the daemon's to parse. */
+static const char *
+check_readable(const char *path)
+{
+	return access(path, R_OK) < 0 ? strerror(errno) : NULL;
+}
+
 static void
 add_listen(struct config *cfg)
 {
 	cfg->listen = xrealloc(cfg->listen, (cfg->nlisten + 1) * sizeof(*cfg->listen));
 	memset(&cfg->listen[cfg->nlisten], 0, sizeof(*cfg->listen));
+	cfg->listen[cfg->nlisten].auth = 1;
 	cfg->nlisten++;
+}
+
+static void
+free_listen_entry(struct config_listen *e)
+{
+	free(e->text);
+	free(e->tls.cert);
+	free(e->tls.key);
+	free(e->tls.chain);
+	free(e->tls.pos.file);
+	free(e->proxy_from);
 }
 
 static void
 clear_listen(struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->nlisten; i++)
-		free(cfg->listen[i].text);
+		free_listen_entry(&cfg->listen[i]);
 	free(cfg->listen);
 	cfg->listen = NULL;
 	cfg->nlisten = 0;
@@ -666,8 +706,57 @@ load_listen(struct loader *l, yaml_node_t *node)
 		else
 			load_fields(l, entry, "listen", listen_fields,
 			            &cfg->listen[cfg->nlisten - 1]);
-		if (cfg->listen[cfg->nlisten - 1].text == NULL)
+		struct config_listen *e = &cfg->listen[cfg->nlisten - 1];
+
+		if (e->proxy_protocol && e->nproxy_from == 0)
+			node_error(l, entry,
+			           "listen: proxy_protocol needs proxy_from (the load "
+			           "balancers' addresses)");
+		if (e->text == NULL) {
+			free_listen_entry(e);
 			cfg->nlisten--;
+		}
+	}
+}
+
+/* listen[].tls: { cert: PEM, key: PEM, chain: PEM, implicit: BOOL }, into the entry being read. */
+static void
+load_listen_tls(struct loader *l, yaml_node_t *node)
+{
+	struct config_tls *tls = &l->cfg->listen[l->cfg->nlisten - 1].tls;
+
+	load_fields(l, node, "listen.tls", listen_tls_fields, tls);
+	free(tls->pos.file);
+	tls->pos = (struct config_pos){.file = xstrdup(l->file),
+	                               .line = (int)node->start_mark.line + 1,
+	                               .column = (int)node->start_mark.column + 1};
+}
+
+/* listen[].proxy_from: [ CIDR, ... ] */
+static void
+load_proxy_from(struct loader *l, yaml_node_t *node)
+{
+	struct config_listen *e = &l->cfg->listen[l->cfg->nlisten - 1];
+
+	if (expect(l, node, YAML_SEQUENCE_NODE, "listen.proxy_from") < 0)
+		return;
+	free(e->proxy_from);
+	e->proxy_from = NULL;
+	e->nproxy_from = 0;
+	for (yaml_node_item_t *i = node->data.sequence.items.start;
+	     i < node->data.sequence.items.top; i++) {
+		yaml_node_t *item = yaml_document_get_node(l->doc, *i);
+		struct cidr c;
+
+		if (expect(l, item, YAML_SCALAR_NODE, "listen.proxy_from") < 0)
+			continue;
+		if (cidr_parse(scalar(item), &c) < 0) {
+			node_error(l, item, "listen.proxy_from: \"%s\" is not an address or CIDR",
+			           scalar(item));
+			continue;
+		}
+		e->proxy_from = xrealloc(e->proxy_from, (e->nproxy_from + 1) * sizeof(c));
+		e->proxy_from[e->nproxy_from++] = c;
 	}
 }
 
@@ -1169,7 +1258,11 @@ config_unref(struct config *cfg)
 	free(cfg->quarantine_dir);
 	free(cfg->quarantine_mailbox);
 	free(cfg->backend.text);
+	free(cfg->backend.ca_file);
+	free(cfg->backend.verify_name);
 	free(cfg->spool_dir);
+	if (cfg->tls_free != NULL)
+		cfg->tls_free(cfg->tls);
 	policy_set_free(&cfg->policies);
 	clear_dns_servers(&cfg->dns);
 	free(cfg);

@@ -30,6 +30,10 @@
  *	replaces dns.servers (the command line's --dns). All return 0, or -1
  *	with a message in diag.
  *
+ *	TLS files (listen[].tls, backend.ca_file) are checked readable here;
+ *	the daemon parses them into cfg->tls (proxy/tls.h) and reports what
+ *	does not parse at the tls: key's config_pos.
+ *
  *	A config is reference counted: sessions hold the config they started
  *	with while a reload installs a new one. config_unref() frees at zero.
  */
@@ -45,11 +49,32 @@
 #include "proxy/data_reader.h"
 
 enum xclient_mode { XCLIENT_AUTO, XCLIENT_XCLIENT, XCLIENT_XFORWARD, XCLIENT_OFF };
+enum backend_tls { BACKEND_TLS_OFF, BACKEND_TLS_OPPORTUNISTIC, BACKEND_TLS_REQUIRED };
+
+/* Where a key was written, for problems found after loading (a key that does not fit). */
+struct config_pos {
+	char *file;
+	int line, column;
+};
+
+/* listen[].tls: the files are checked readable when loading, parsed by proxy/tls.c. */
+struct config_tls {
+	char *cert, *key, *chain; /* PEM files; cert NULL: no TLS on this listener */
+	int implicit;             /* TLS from the first octet (port 465, RFC 8314) */
+	struct config_pos pos;    /* of the tls: mapping */
+};
 
 struct config_listen {
 	char *text; /* as written, for logs */
 	struct netaddr addr;
+	struct config_tls tls;
+	int auth;                /* relay AUTH here (default 1; 0 on an MX-only port) */
+	int proxy_protocol;      /* a PROXY v1/v2 header comes first */
+	struct cidr *proxy_from; /* the load balancers allowed to send it */
+	size_t nproxy_from;
 };
+
+struct tls_set; /* proxy/tls.h: the daemon's TLS contexts for this configuration */
 
 struct config_limits {
 	unsigned max_sessions;               /* 421 above it */
@@ -91,14 +116,21 @@ struct config {
 		char *text;
 		struct netaddr addr;
 		enum xclient_mode xclient;
+		enum backend_tls tls;
+		char *ca_file;     /* verify the backend's certificate against these CAs */
+		char *verify_name; /* and that it names this host */
 	} backend;
 	struct config_limits limits;
 	struct config_timeouts timeouts;
 	char *spool_dir;
 	enum data_newline bare_newline;
+	int auth_over_plaintext; /* smtp.auth_over_plaintext: offer AUTH without TLS */
 	struct config_log log;
 	struct policy_set policies; /* filters: and policies: */
 	struct config_dns dns;      /* the resolver's; read at start only */
+	/* Built by the daemon from listen[].tls and backend (tls_load()), freed with the config. */
+	struct tls_set *tls;
+	void (*tls_free)(struct tls_set *tls);
 };
 
 struct config_diag {

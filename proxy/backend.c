@@ -6,7 +6,8 @@
  * DESCRIPTION
  *	A small state machine on a conn (conn.h). One command is
  *	outstanding at a time, so a reply always belongs to the state that sent
- *	its command. The setup steps (greeting, EHLO, XCLIENT, RSET, XFORWARD)
+ *	its command. The setup steps (greeting, EHLO, STARTTLS and EHLO again,
+ *	XCLIENT, RSET, XFORWARD)
  *	are chosen by prepare_next() from what is already done, so a reused
  *	connection skips straight to what the next transaction needs.
  * DIAGNOSTICS
@@ -34,6 +35,7 @@
 #include "proxy/server.h"
 #include "proxy/smtp_reply.h"
 #include "proxy/spool.h"
+#include "proxy/tls.h"
 #include "proxy/xclient.h"
 
 /* A reply line longer than this is not SMTP (RFC 5321 allows 512). */
@@ -53,6 +55,8 @@ enum backend_state {
 	B_CONNECTING,
 	B_GREETING,
 	B_EHLO,
+	B_STARTTLS,
+	B_TLS, /* the handshake runs */
 	B_XCLIENT,
 	B_RSET,
 	B_XFORWARD,
@@ -80,6 +84,13 @@ struct backend {
 	unsigned in_transaction : 1;
 	unsigned command_is_mail : 1;
 	unsigned command_is_rset : 1;
+	unsigned command_is_auth : 1;
+	unsigned sasl : 1;          /* the backend said 334: the client's answer is owed */
+	unsigned authenticated : 1; /* the backend said 235: this connection is the client's */
+	unsigned tls_on : 1;
+	unsigned tls_skipped : 1; /* opportunistic, and the backend has no STARTTLS */
+	unsigned
+	        tls_broken : 1; /* opportunistic, and STARTTLS or its handshake failed: plaintext */
 	unsigned stuffing : 1;
 	unsigned at_line_start : 1;
 	unsigned pending; /* XCLIENT/XFORWARD lines still to be answered */
@@ -146,7 +157,8 @@ backend_in_transaction(const struct backend *b)
 int
 backend_reusable(const struct backend *b)
 {
-	return b->conn != NULL && b->state == B_IDLE && !b->in_transaction;
+	return b->conn != NULL && b->state == B_IDLE && !b->in_transaction && !b->sasl &&
+	       !b->authenticated;
 }
 
 void
@@ -177,6 +189,7 @@ backend_close(struct backend *b)
 	b->conn = NULL;
 	b->state = B_CLOSED;
 	b->ehlo_done = b->xclient_sent = b->xforward_sent = b->in_transaction = 0;
+	b->sasl = b->authenticated = b->tls_on = b->tls_skipped = 0;
 	b->stuffing = 0;
 	b->spool = NULL;
 	b->deferred_spool = NULL;
@@ -268,13 +281,21 @@ known_caps(const struct backend *b)
 	return b->server->backend_caps_known ? &b->server->backend_caps : NULL;
 }
 
+/* STARTTLS is still to be done on this connection (EHLO first, to see it offered). */
+static int
+tls_pending(const struct backend *b)
+{
+	return b->cfg->backend.tls != BACKEND_TLS_OFF && !b->tls_on && !b->tls_skipped &&
+	       !(b->tls_broken && b->cfg->backend.tls == BACKEND_TLS_OPPORTUNISTIC);
+}
+
 static int
 want_xclient(const struct backend *b)
 {
 	const struct smtp_caps *caps = known_caps(b);
 	enum xclient_mode mode = b->cfg->backend.xclient;
 
-	if (b->client == NULL || b->xclient_sent || caps == NULL)
+	if (b->client == NULL || b->xclient_sent || caps == NULL || tls_pending(b))
 		return 0;
 	return (mode == XCLIENT_AUTO || mode == XCLIENT_XCLIENT) && (caps->flags & CAP_XCLIENT);
 }
@@ -333,6 +354,20 @@ prepare_next(struct backend *b)
 		send_line(b, reply_ms, "EHLO %s", ehlo_name(b));
 		return;
 	}
+	if (tls_pending(b)) {
+		if (b->caps.flags & CAP_STARTTLS) {
+			b->state = B_STARTTLS;
+			send_line(b, reply_ms, "STARTTLS");
+			return;
+		}
+		if (b->cfg->backend.tls == BACKEND_TLS_REQUIRED) {
+			prepare_failed(b,
+			               "backend does not offer STARTTLS (backend.tls: required)");
+			return;
+		}
+		b->tls_skipped = 1;
+		server_learn_caps(b->server, &b->caps);
+	}
 	if (b->client != NULL && !b->xclient_sent && !b->xforward_sent &&
 	    ((mode == XCLIENT_XCLIENT && !(b->caps.flags & CAP_XCLIENT)) ||
 	     (mode == XCLIENT_XFORWARD && !(b->caps.flags & CAP_XFORWARD)))) {
@@ -372,6 +407,17 @@ backend_command(struct backend *b, const char *line, size_t len)
 	}
 	b->command_is_mail = len >= 4 && strncasecmp(line, "MAIL", 4) == 0;
 	b->command_is_rset = len >= 4 && strncasecmp(line, "RSET", 4) == 0;
+	b->command_is_auth = 0;
+	b->state = B_COMMAND;
+	send_line(b, b->cfg->timeouts.backend_reply, "%.*s", (int)len, line);
+}
+
+void
+backend_auth(struct backend *b, const char *line, size_t len)
+{
+	/* Never a keepalive here: AUTH comes only outside a transaction, before 235. */
+	b->command_is_mail = b->command_is_rset = 0;
+	b->command_is_auth = 1;
 	b->state = B_COMMAND;
 	send_line(b, b->cfg->timeouts.backend_reply, "%.*s", (int)len, line);
 }
@@ -519,8 +565,24 @@ handle_reply(struct backend *b, int code)
 			p = end + 1;
 		}
 		b->ehlo_done = 1;
-		server_learn_caps(b->server, &b->caps);
+		/* The EHLO before STARTTLS is not the one the session will see. */
+		if (!tls_pending(b))
+			server_learn_caps(b->server, &b->caps);
 		break;
+	case B_STARTTLS:
+		if (code != 220 && b->cfg->backend.tls == BACKEND_TLS_REQUIRED) {
+			prepare_failed(b, "STARTTLS refused: %s (backend.tls: required)", quoted);
+			return 0;
+		}
+		evbuffer_drain(b->reply, len);
+		if (code != 220) {
+			b->tls_skipped = 1;
+			server_learn_caps(b->server, &b->caps);
+			break;
+		}
+		b->state = B_TLS;
+		conn_start_tls(b->conn, tls_backend_ssl(b->cfg));
+		return 0;
 	case B_XCLIENT:
 		/* Postfix greets again (220); smtp-sink says 250. */
 		if (code < 200 || code > 299) {
@@ -563,6 +625,10 @@ handle_reply(struct backend *b, int code)
 			b->in_transaction = 1;
 		if (b->command_is_rset && positive)
 			b->in_transaction = b->xforward_sent = 0;
+		if (b->command_is_auth) {
+			b->sasl = code == 334;
+			b->authenticated = code == 235;
+		}
 		go_idle(b);
 		finish(b, BACKEND_REPLY, code);
 		return 0;
@@ -625,8 +691,20 @@ static void
 lost(struct backend *b, enum backend_status status, const char *why)
 {
 	int preparing = b->state >= B_CONNECTING && b->state <= B_XFORWARD;
-	/* An idle backend may close; one holding our transaction may not. */
-	int idle = (b->state == B_IDLE || b->state == B_CLOSED) && !b->in_transaction;
+	/* An idle backend may close; one holding our transaction or login may not. */
+	int idle = (b->state == B_IDLE || b->state == B_CLOSED) && !b->in_transaction && !b->sasl &&
+	           !b->authenticated;
+
+	/* Opportunistic TLS that fails is plaintext on a new connection, as Postfix's smtp does. */
+	if ((b->state == B_STARTTLS || b->state == B_TLS) &&
+	    b->cfg->backend.tls == BACKEND_TLS_OPPORTUNISTIC) {
+		log_warn("event=backend_tls_failed backend=%s reason=\"%s\" action=plaintext",
+		         b->cfg->backend.text, why);
+		backend_close(b);
+		b->tls_broken = 1;
+		prepare_next(b);
+		return;
+	}
 
 	if (idle) {
 		log_debug("event=backend_closed_idle backend=%s reason=\"%s\"",
@@ -697,6 +775,17 @@ backend_eventcb(struct conn *conn, int what, void *arg)
 	struct backend *b = arg;
 	char why[120];
 
+	if (what == CONN_TLS_READY) {
+		b->tls_on = 1;
+		b->ehlo_done = 0; /* RFC 3207 4.2: EHLO again, over TLS */
+		log_debug("event=backend_tls backend=%s version=%s cipher=%s", b->cfg->backend.text,
+		          conn_tls_version(conn), conn_tls_cipher(conn));
+		prepare_next(b);
+		return;
+	}
+	/* Waiting for the client's next SASL line: the session's own timeout governs. */
+	if (what == CONN_TIMEOUT && b->state == B_IDLE && b->sasl)
+		return;
 	if (what == CONN_CONNECTED) {
 		if (b->state == B_CONNECTING) {
 			b->state = B_GREETING;
@@ -704,7 +793,7 @@ backend_eventcb(struct conn *conn, int what, void *arg)
 		}
 		return;
 	}
-	if (what == CONN_TIMEOUT && b->state == B_IDLE && b->in_transaction) {
+	if (what == CONN_TIMEOUT && b->state == B_IDLE && (b->in_transaction || b->authenticated)) {
 		b->state = B_NOOP;
 		send_line(b, b->cfg->timeouts.backend_reply, "NOOP");
 		return;
@@ -717,6 +806,8 @@ backend_eventcb(struct conn *conn, int what, void *arg)
 	}
 	if (what == CONN_EOF)
 		snprintf(why, sizeof(why), "connection closed by backend");
+	else if (conn_error(conn) != NULL)
+		snprintf(why, sizeof(why), "TLS: %s", conn_error(conn));
 	else
 		snprintf(why, sizeof(why), "%s", strerror(errno));
 	lost(b, BACKEND_LOST, why);

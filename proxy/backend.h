@@ -4,7 +4,7 @@
  * SYNOPSIS
  *	backend_new(server, cfg, done, arg), backend_free(backend)
  *	backend_prepare(backend, client)
- *	backend_command(backend, line, len)
+ *	backend_command(backend, line, len), backend_auth(backend, line, len)
  *	backend_message(backend, headers, spool, skip)
  *	backend_in_transaction(backend), backend_reusable(backend)
  *	backend_rebind(backend, done, arg)
@@ -23,7 +23,23 @@
  *	BACKEND_UNAVAILABLE when any of this failed (the reason is logged).
  *	With client NULL (the probe) it stops after EHLO.
  *
+ *	With backend.tls opportunistic or required, STARTTLS comes after the
+ *	first EHLO and EHLO again over TLS; XCLIENT only then. Under required
+ *	a backend without STARTTLS, or whose STARTTLS or handshake fails, is
+ *	BACKEND_UNAVAILABLE (the client hears 451, the message never goes in
+ *	plaintext). Under opportunistic a refused STARTTLS means plaintext on
+ *	that connection, and a connection lost at STARTTLS or in the handshake
+ *	a new plaintext connection.
+ *	The capabilities learned for the front EHLO are those over TLS. A
+ *	pooled connection keeps its TLS.
+ *
  *	backend_command() sends one command line (without line ending).
+ *	backend_auth() sends a line of a SASL exchange: the AUTH command or a
+ *	client's response to 334. The connection then belongs to the client
+ *	until it ends: after 334 (the answer is awaited; no keepalive, no
+ *	idle close) and after 235 (authenticated: never pooled, kept alive
+ *	with NOOP like a transaction). The lines are never logged.
+
  *
  *	backend_message() sends headers (CRLF lines postern adds, or a whole
  *	rewritten header block; may be NULL; it is emptied) and then the spooled
@@ -71,6 +87,7 @@ struct backend *backend_new(struct server *server, struct config *cfg, backend_d
 void backend_free(struct backend *backend);
 void backend_prepare(struct backend *backend, const struct client_identity *client);
 void backend_command(struct backend *backend, const char *line, size_t len);
+void backend_auth(struct backend *backend, const char *line, size_t len);
 void backend_message(struct backend *backend, struct evbuffer *headers, struct spool *spool,
                      size_t skip);
 int backend_in_transaction(const struct backend *backend);

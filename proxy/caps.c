@@ -10,6 +10,7 @@
  *	"AUTH=LOGIN" form that Exchange and Postfix's broken_sasl_auth_clients
  *	still send. A SIZE parameter that is not a number counts as no limit.
  */
+#include <ctype.h>
 #include <limits.h>
 #include <string.h>
 #include <strings.h>
@@ -58,6 +59,7 @@ static unsigned caps_word_bit(const struct caps_word *table, size_t n, const cha
                               size_t len);
 static unsigned caps_attributes(const char *p, const char *end);
 static unsigned long long caps_size(const char *p, const char *end);
+static void caps_auth_mechs(struct smtp_caps *caps, const char *p, const char *end);
 
 /* The bit of the word in table, or 0. */
 static unsigned
@@ -107,6 +109,44 @@ caps_size(const char *p, const char *end)
 	return p == end ? size : 0;
 }
 
+/*
+ * AUTH's mechanism names, as the client will see them in our EHLO: only
+ * letters, digits, "-" and "_" (RFC 4422 3.1), upper case, single spaces;
+ * a name that does not fit is left out.
+ */
+static void
+caps_auth_mechs(struct smtp_caps *caps, const char *p, const char *end)
+{
+	int old_form = p < end && *p == '=';
+	size_t n = 0;
+
+	/* "AUTH=" is the pre-RFC form: it only counts when the real one is absent. */
+	if (old_form && caps->auth_mechs[0] != '\0')
+		return;
+	while (p < end) {
+		const char *word;
+
+		while (p < end && (*p == ' ' || *p == '='))
+			p++;
+		for (word = p; p < end && *p != ' '; p++)
+			;
+		size_t len = (size_t)(p - word);
+
+		size_t ok = 0;
+
+		while (ok < len &&
+		       (isalnum((unsigned char)word[ok]) || word[ok] == '-' || word[ok] == '_'))
+			ok++;
+		if (len == 0 || len > 20 || ok < len || n + len + 2 > sizeof(caps->auth_mechs))
+			continue;
+		if (n > 0)
+			caps->auth_mechs[n++] = ' ';
+		for (size_t i = 0; i < len; i++)
+			caps->auth_mechs[n++] = (char)toupper((unsigned char)word[i]);
+	}
+	caps->auth_mechs[n] = '\0';
+}
+
 void
 caps_parse_line(struct smtp_caps *caps, const char *text, size_t len)
 {
@@ -126,11 +166,13 @@ caps_parse_line(struct smtp_caps *caps, const char *text, size_t len)
 		caps->xclient_attrs = caps_attributes(p, end);
 	else if (flag == CAP_XFORWARD)
 		caps->xforward_attrs = caps_attributes(p, end);
+	else if (flag == CAP_AUTH)
+		caps_auth_mechs(caps, p, end);
 }
 
 void
 caps_front_ehlo(const struct smtp_caps *backend, unsigned long long size_limit,
-                const char *hostname, struct evbuffer *out)
+                const char *hostname, const struct caps_front *front, struct evbuffer *out)
 {
 	unsigned long long size = size_limit;
 
@@ -148,6 +190,10 @@ caps_front_ehlo(const struct smtp_caps *backend, unsigned long long size_limit,
 		evbuffer_add_printf(out, "250-SMTPUTF8\r\n");
 	if (backend->flags & CAP_DSN)
 		evbuffer_add_printf(out, "250-DSN\r\n");
+	if (front != NULL && front->starttls)
+		evbuffer_add_printf(out, "250-STARTTLS\r\n");
+	if (front != NULL && front->auth_mechs != NULL && front->auth_mechs[0] != '\0')
+		evbuffer_add_printf(out, "250-AUTH %s\r\n", front->auth_mechs);
 	/* postern takes BDAT itself and sends the backend DATA when it lacks CHUNKING. */
 	evbuffer_add_printf(out, "250 CHUNKING\r\n");
 }

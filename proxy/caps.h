@@ -3,22 +3,26 @@
  *	caps - SMTP service extensions: the backend's, and what postern offers
  * SYNOPSIS
  *	caps_parse_line(caps, text, len)
- *	caps_front_ehlo(backend, size_limit, hostname, out)
+ *	caps_front_ehlo(backend, size_limit, hostname, front, out)
  * DESCRIPTION
  *	caps_parse_line() reads one line of an EHLO reply, the text after
  *	"250-" or "250 " (the first line, the server's name, is not passed), and
  *	records the keywords postern cares about, case-insensitively: PIPELINING,
  *	8BITMIME, SIZE [n], ENHANCEDSTATUSCODES, SMTPUTF8, DSN, CHUNKING,
- *	BINARYMIME, STARTTLS, AUTH, XCLIENT attrs..., XFORWARD attrs....
- *	Unknown keywords are ignored.
+ *	BINARYMIME, STARTTLS, AUTH mechanisms..., XCLIENT attrs..., XFORWARD
+ *	attrs.... Unknown keywords are ignored. AUTH's mechanism names are kept
+ *	(auth_mechs, upper case, single spaces; "AUTH PLAIN LOGIN" wins over
+ *	the old "AUTH=PLAIN LOGIN" form when a server sends both).
  *
  *	caps_front_ehlo() writes the complete multi-line EHLO reply postern gives
  *	its clients into out (an evbuffer): "250-hostname" and then what postern
  *	handles itself (PIPELINING, CHUNKING, ENHANCEDSTATUSCODES) plus what it
  *	relays and the backend offers (8BITMIME, SMTPUTF8, DSN), and SIZE with
  *	the smaller of the two limits (a backend SIZE of 0 means "no limit").
- *	Never STARTTLS, AUTH, XCLIENT or XFORWARD: those are postern's business
- *	with the backend, not the client's.
+ *	Never the backend's STARTTLS, XCLIENT or XFORWARD: those are postern's
+ *	business with the backend, not the client's. front (may be NULL) adds
+ *	what the session itself offers: STARTTLS (its listener has TLS and the
+ *	session is not yet using it) and AUTH with the mechanisms to relay.
  */
 #ifndef POSTERN_CAPS_H
 #define POSTERN_CAPS_H
@@ -57,15 +61,24 @@ enum {
 	XATTR_IDENT = 1 << 10,
 };
 
+#define CAPS_AUTH_MECHS_MAX 128
+
 struct smtp_caps {
 	unsigned flags;
-	unsigned long long size; /* SIZE argument; 0 when absent or "no limit" */
+	char auth_mechs[CAPS_AUTH_MECHS_MAX]; /* "PLAIN LOGIN", or "" */
+	unsigned long long size;              /* SIZE argument; 0 when absent or "no limit" */
 	unsigned xclient_attrs;
 	unsigned xforward_attrs;
 };
 
+/* What a session offers its client beyond the backend's relayed extensions. */
+struct caps_front {
+	int starttls;
+	const char *auth_mechs; /* NULL or "": no AUTH */
+};
+
 void caps_parse_line(struct smtp_caps *caps, const char *text, size_t len);
 void caps_front_ehlo(const struct smtp_caps *backend, unsigned long long size_limit,
-                     const char *hostname, struct evbuffer *out);
+                     const char *hostname, const struct caps_front *front, struct evbuffer *out);
 
 #endif

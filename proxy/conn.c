@@ -8,6 +8,13 @@
  *	inactivity timeout. A request/response protocol like SMTP writes
  *	each reply in one go, so the write event is almost never registered:
  *	per exchange that is one read and one write system call, nothing else.
+ *
+ *	With TLS, OpenSSL reads and writes the socket itself (SSL_set_fd) and
+ *	the same events drive it: SSL_read() replaces readv(), SSL_write()
+ *	replaces writev(), and each call's WANT_READ or WANT_WRITE says which
+ *	event to wait for. Decrypted octets OpenSSL holds beyond what one read
+ *	took are not visible to the kernel's readiness, so the read event is
+ *	made active again while SSL_pending() says there are some.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,10 +27,15 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
 #include "common/xalloc.h"
 #include "proxy/conn.h"
+#include "proxy/tls.h"
 
 #define CONN_READ_SIZE 16384
+#define CONN_TLS_RECORD 16384 /* one TLS record's worth per SSL_write() */
 
 struct conn {
 	int fd;
@@ -32,7 +44,14 @@ struct conn {
 	struct conn_callbacks cbs;
 	void *arg;
 	struct timeval timeout;
+	size_t read_max; /* octets one read may take; 0: CONN_READ_SIZE */
+	SSL *ssl;        /* TLS is on (or its handshake runs) */
+	SSL *tls_next;   /* TLS starts once the plaintext output is sent */
+	char error[256]; /* why TLS failed */
 	unsigned has_timeout : 1;
+	unsigned handshaking : 1;
+	unsigned write_wants_read : 1; /* SSL_write() said WANT_READ */
+	unsigned read_wants_write : 1; /* SSL_read() said WANT_WRITE */
 	unsigned reading : 1;
 	unsigned writing : 1; /* wev is registered */
 	unsigned connecting : 1;
@@ -41,6 +60,10 @@ struct conn {
 
 static void conn_readcb(evutil_socket_t fd, short what, void *arg);
 static void conn_writecb(evutil_socket_t fd, short what, void *arg);
+static void tls_begin(struct conn *c);
+static void tls_handshake(struct conn *c);
+static void tls_read(struct conn *c);
+static void read_ended(struct conn *c, int what);
 
 static const struct timeval *
 timeout_of(const struct conn *c)
@@ -74,6 +97,13 @@ conn_free(struct conn *c)
 		return;
 	event_del(&c->rev);
 	event_del(&c->wev);
+	if (c->ssl != NULL) {
+		/* close_notify, best effort: the socket is non-blocking. */
+		if (!c->handshaking && !c->dead)
+			SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	SSL_free(c->tls_next);
 	if (c->fd >= 0)
 		close(c->fd);
 	evbuffer_free(c->in);
@@ -96,13 +126,159 @@ conn_output(struct conn *c)
 void
 conn_read(struct conn *c, int on)
 {
-	if (c->dead || c->connecting || c->fd < 0 || on == c->reading)
+	/* While TLS waits to start, the next octets are its handshake: not ours to read. */
+	if (c->dead || c->connecting || c->fd < 0 || on == c->reading || c->tls_next != NULL)
 		return;
 	c->reading = on != 0;
 	if (on)
 		event_add(&c->rev, timeout_of(c));
 	else
 		event_del(&c->rev);
+	if (on && c->ssl != NULL && !c->handshaking && SSL_pending(c->ssl) > 0)
+		event_active(&c->rev, EV_READ, 0);
+}
+
+void
+conn_set_read_max(struct conn *c, size_t n)
+{
+	c->read_max = n;
+}
+
+const char *
+conn_error(const struct conn *c)
+{
+	return c->error[0] ? c->error : NULL;
+}
+
+const char *
+conn_tls_version(const struct conn *c)
+{
+	return c->ssl != NULL && !c->handshaking ? SSL_get_version(c->ssl) : NULL;
+}
+
+const char *
+conn_tls_cipher(const struct conn *c)
+{
+	return c->ssl != NULL && !c->handshaking ? SSL_get_cipher_name(c->ssl) : NULL;
+}
+
+/* Why TLS failed: a certificate check, OpenSSL's error queue, or the system's. */
+static void
+tls_set_error(struct conn *c, int ssl_error)
+{
+	long verify = SSL_get_verify_result(c->ssl);
+
+	if (verify != X509_V_OK)
+		snprintf(c->error, sizeof(c->error), "certificate verification failed: %s",
+		         X509_verify_cert_error_string(verify));
+	else if (ERR_peek_error() == 0)
+		snprintf(c->error, sizeof(c->error), "%s",
+		         ssl_error == SSL_ERROR_SYSCALL && errno ? strerror(errno)
+		                                                 : "connection closed during TLS");
+	else
+		tls_error_text(c->error, sizeof(c->error));
+}
+
+void
+conn_start_tls(struct conn *c, SSL *ssl)
+{
+	/* Whatever came with or after the command that started TLS is not trusted. */
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
+	if (c->reading) {
+		event_del(&c->rev);
+		c->reading = 0;
+	}
+	c->tls_next = ssl;
+	if (evbuffer_get_length(c->out) == 0)
+		tls_begin(c);
+	else
+		conn_flush(c);
+}
+
+/* The plaintext output is out: hand the socket to OpenSSL, handshake from the loop. */
+static void
+tls_begin(struct conn *c)
+{
+	c->ssl = c->tls_next;
+	c->tls_next = NULL;
+	SSL_set_fd(c->ssl, c->fd);
+	c->handshaking = 1;
+	c->reading = 1;
+	event_add(&c->rev, timeout_of(c));
+	event_active(&c->rev, EV_READ, 0);
+}
+
+static void
+tls_handshake(struct conn *c)
+{
+	errno = 0; /* SSL_ERROR_SYSCALL with errno 0 is the peer closing */
+	int r = SSL_do_handshake(c->ssl);
+
+	if (r == 1) {
+		c->handshaking = 0;
+		if (c->writing && evbuffer_get_length(c->out) == 0) {
+			event_del(&c->wev);
+			c->writing = 0;
+		}
+		/* Application data may have come with the handshake's last flight. */
+		event_active(&c->rev, EV_READ, 0);
+		c->cbs.event(c, CONN_TLS_READY, c->arg);
+		return;
+	}
+	int e = SSL_get_error(c->ssl, r);
+
+	if (e == SSL_ERROR_WANT_READ) {
+		if (c->writing) {
+			event_del(&c->wev);
+			c->writing = 0;
+		}
+		return;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		if (!c->writing) {
+			c->writing = 1;
+			event_add(&c->wev, timeout_of(c));
+		}
+		return;
+	}
+	tls_set_error(c, e);
+	event_del(&c->wev);
+	c->writing = 0;
+	read_ended(c, CONN_ERROR);
+}
+
+/* Write some output: >0 octets written, 0 when the socket must wait, -1 on failure. */
+static int
+write_some(struct conn *c)
+{
+	if (c->ssl == NULL) {
+		int n = evbuffer_write(c->out, c->fd);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return 0;
+		return n;
+	}
+	size_t len = evbuffer_get_length(c->out);
+
+	if (len > CONN_TLS_RECORD)
+		len = CONN_TLS_RECORD;
+	errno = 0;
+	int n = SSL_write(c->ssl, evbuffer_pullup(c->out, (ev_ssize_t)len), (int)len);
+
+	if (n > 0) {
+		evbuffer_drain(c->out, (size_t)n);
+		return n;
+	}
+	int e = SSL_get_error(c->ssl, n);
+
+	if (e == SSL_ERROR_WANT_WRITE)
+		return 0;
+	if (e == SSL_ERROR_WANT_READ) {
+		c->write_wants_read = 1;
+		return 0;
+	}
+	tls_set_error(c, e);
+	return -1;
 }
 
 void
@@ -170,19 +346,30 @@ conn_flush(struct conn *c)
 {
 	if (c->dead)
 		return -1;
-	if (c->connecting)
+	if (c->connecting || c->handshaking)
 		return 0;
+	c->write_wants_read = 0;
 	while (evbuffer_get_length(c->out) > 0) {
-		int n = evbuffer_write(c->out, c->fd);
+		int n = write_some(c);
 
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				break;
 			fail_later(c);
 			return -1;
 		}
 		if (n == 0)
 			break;
+	}
+	if (evbuffer_get_length(c->out) == 0 && c->tls_next != NULL) {
+		tls_begin(c);
+		return 0;
+	}
+	/* A write that waits for the peer's data waits on the read event, not this one. */
+	if (c->write_wants_read) {
+		if (c->writing) {
+			c->writing = 0;
+			event_del(&c->wev);
+		}
+		return 0;
 	}
 	if (evbuffer_get_length(c->out) > 0 && !c->writing) {
 		c->writing = 1;
@@ -226,6 +413,19 @@ conn_writecb(evutil_socket_t fd, short what, void *arg)
 		c->cbs.event(c, CONN_CONNECTED, c->arg);
 		return;
 	}
+	if (c->handshaking) {
+		tls_handshake(c);
+		return;
+	}
+	if (c->read_wants_write) {
+		c->read_wants_write = 0;
+		if (evbuffer_get_length(c->out) == 0) {
+			event_del(&c->wev);
+			c->writing = 0;
+		}
+		conn_readcb(fd, EV_READ, c);
+		return;
+	}
 	if (conn_flush(c) == 0 && evbuffer_get_length(c->out) == 0 && c->cbs.drained)
 		c->cbs.drained(c, c->arg);
 }
@@ -240,25 +440,37 @@ conn_readcb(evutil_socket_t fd, short what, void *arg)
 		c->cbs.event(c, CONN_TIMEOUT, c->arg);
 		return;
 	}
-	int nvec = evbuffer_reserve_space(c->in, CONN_READ_SIZE, vec, 2);
+	if (c->handshaking) {
+		tls_handshake(c);
+		return;
+	}
+	if (c->write_wants_read && conn_flush(c) < 0)
+		return;
+	if (c->ssl != NULL) {
+		tls_read(c);
+		return;
+	}
+	size_t want = c->read_max ? c->read_max : CONN_READ_SIZE;
+	int nvec = evbuffer_reserve_space(c->in, (ev_ssize_t)want, vec, 2);
+
+	/* The reservation may be larger than asked: a limit is a limit. */
+	for (int i = 0; i < nvec; i++) {
+		if (vec[i].iov_len > want)
+			vec[i].iov_len = want;
+		want -= vec[i].iov_len;
+	}
 	ssize_t n = readv(c->fd, (struct iovec *)vec, nvec);
 
 	if (n < 0) {
 		evbuffer_commit_space(c->in, vec, 0);
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
-		c->dead = 1;
-		event_del(&c->rev);
-		c->reading = 0;
-		c->cbs.event(c, CONN_ERROR, c->arg);
+		read_ended(c, CONN_ERROR);
 		return;
 	}
 	if (n == 0) {
 		evbuffer_commit_space(c->in, vec, 0);
-		event_del(&c->rev);
-		c->reading = 0;
-		c->dead = 1;
-		c->cbs.event(c, CONN_EOF, c->arg);
+		read_ended(c, CONN_EOF);
 		return;
 	}
 	int used = 0;
@@ -271,4 +483,56 @@ conn_readcb(evutil_socket_t fd, short what, void *arg)
 	}
 	evbuffer_commit_space(c->in, vec, used);
 	c->cbs.readable(c, c->arg);
+}
+
+/* The peer closed, or the connection failed: it is dead, only conn_free() is left. */
+static void
+read_ended(struct conn *c, int what)
+{
+	event_del(&c->rev);
+	c->reading = 0;
+	c->dead = 1;
+	c->cbs.event(c, what, c->arg);
+}
+
+static void
+tls_read(struct conn *c)
+{
+	struct evbuffer_iovec vec;
+	size_t want = c->read_max ? c->read_max : CONN_READ_SIZE;
+
+	if (evbuffer_reserve_space(c->in, (ev_ssize_t)want, &vec, 1) < 1)
+		abort();
+	errno = 0;
+	int n = SSL_read(c->ssl, vec.iov_base, (int)(vec.iov_len < want ? vec.iov_len : want));
+
+	if (n > 0) {
+		vec.iov_len = (size_t)n;
+		evbuffer_commit_space(c->in, &vec, 1);
+		if (SSL_pending(c->ssl) > 0)
+			event_active(&c->rev, EV_READ, 0);
+		c->cbs.readable(c, c->arg);
+		return;
+	}
+	evbuffer_commit_space(c->in, &vec, 0);
+	int e = SSL_get_error(c->ssl, n);
+
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		c->read_wants_write = 1;
+		if (!c->writing) {
+			c->writing = 1;
+			event_add(&c->wev, timeout_of(c));
+		}
+		return;
+	case SSL_ERROR_ZERO_RETURN:
+		read_ended(c, CONN_EOF);
+		return;
+	default:
+		tls_set_error(c, e);
+		read_ended(c, CONN_ERROR);
+		return;
+	}
 }

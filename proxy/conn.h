@@ -9,6 +9,9 @@
  *	conn_set_timeout(conn, ms)
  *	conn_read(conn, on)
  *	conn_when_drained(conn)
+ *	conn_start_tls(conn, ssl), conn_tls_version(conn), conn_tls_cipher(conn)
+ *	conn_set_read_max(conn, n)
+ *	conn_error(conn)
  * DESCRIPTION
  *	What postern needs of libevent's bufferevent, at a fraction of its
  *	system calls: output is written at once by conn_flush() and the write
@@ -33,6 +36,22 @@
  *	conn_when_drained() has drained() called from the event loop as soon as
  *	the output is empty, even if it is empty already (to close after a last
  *	reply without freeing anything from inside the caller's own call).
+ *
+ *	conn_start_tls() turns the connection into TLS (ssl is made in accept
+ *	or connect state and is owned by the conn from now on). What is queued
+ *	for output is sent in plaintext first; the input not yet consumed is
+ *	DISCARDED: octets a peer sent after STARTTLS in the same packet must
+ *	never be taken as if they came over TLS (CVE-2011-0411). The handshake
+ *	runs from the loop; its end is reported as CONN_TLS_READY, its failure
+ *	as CONN_ERROR with the reason in conn_error(). Afterwards input and
+ *	output are plaintext as before, and conn_flush() still writes at once.
+ *	conn_tls_version() and conn_tls_cipher() are NULL before.
+ *
+ *	conn_set_read_max() lets one read take at most n octets (0: no limit),
+ *	so that a PROXY protocol header can be read without reading past it.
+ *
+ *	conn_error() says why the connection failed (a TLS alert or
+ *	certificate problem, or the system's error text).
  */
 #ifndef POSTERN_CONN_H
 #define POSTERN_CONN_H
@@ -43,7 +62,9 @@ struct conn;
 struct evbuffer;
 struct event_base;
 
-enum { CONN_CONNECTED = 1, CONN_EOF = 2, CONN_ERROR = 4, CONN_TIMEOUT = 8 };
+#include <openssl/ssl.h>
+
+enum { CONN_CONNECTED = 1, CONN_EOF = 2, CONN_ERROR = 4, CONN_TIMEOUT = 8, CONN_TLS_READY = 16 };
 
 struct conn_callbacks {
 	void (*readable)(struct conn *conn, void *arg);
@@ -60,5 +81,10 @@ int conn_flush(struct conn *conn);
 void conn_set_timeout(struct conn *conn, unsigned ms);
 void conn_read(struct conn *conn, int on);
 void conn_when_drained(struct conn *conn);
+void conn_start_tls(struct conn *conn, SSL *ssl);
+const char *conn_tls_version(const struct conn *conn);
+const char *conn_tls_cipher(const struct conn *conn);
+void conn_set_read_max(struct conn *conn, size_t n);
+const char *conn_error(const struct conn *conn);
 
 #endif

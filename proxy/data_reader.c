@@ -4,66 +4,121 @@
  * SYNOPSIS
  *	See data_reader.h.
  * DESCRIPTION
- *	One byte at a time through five states. A CR is never passed on by
- *	itself: it is held until the next byte says whether it ends a line
- *	(CRLF) or is bare. A leading dot is held the same way until the line
- *	shows whether it is the terminator.
+ *	Two small layers, one byte at a time.
+ *
+ *	The first finds line endings. A CR is never passed on by itself: it is
+ *	held (cr_held) until the next byte says whether it is half of a CRLF or
+ *	a bare CR. A LF without a CR before it is a bare LF. Every other byte is
+ *	line text.
+ *
+ *	The second knows where in a line the reader is (state). In DOT mode a
+ *	dot at the start of a line is dropped, whether it stuffs the line or
+ *	starts the terminator: either way it is not content, so nothing needs
+ *	holding back. The line is the terminator when it ends right after that
+ *	dot (state DR_DOT), with a real CRLF, and the line before it also ended
+ *	with a real CRLF. All decisions are in line_end().
+ *
+ *	Output is passed to the sink straight from the input where possible:
+ *	runs of input that are adjacent (text and CRLF) go out as one call.
  */
 #include <string.h>
 
 #include "proxy/data_reader.h"
 
 enum {
-	ST_START,  /* at the start of a line */
-	ST_MID,    /* inside a line */
-	ST_CR,     /* a CR was read, the LF may follow */
-	ST_DOT,    /* DOT mode: the line so far is "." */
-	ST_DOT_CR, /* DOT mode: the line so far is ".\r" */
+	DR_LINE_START, /* nothing of this line read yet */
+	DR_DOT,        /* DOT mode: the line so far is the dot that was dropped */
+	DR_TEXT,       /* inside a line */
+	DR_ENDED,      /* settled: the terminator was read */
+	DR_BARE,       /* settled: stopped at a bare newline */
 };
 
-#define OUT_SIZE 4096
-
+/* The output of one call, as runs of the input that have not yet gone to the sink. */
 struct out {
-	char buf[OUT_SIZE];
-	size_t len;
+	struct data_reader *r;
 	data_sink_fn *sink;
 	void *arg;
-	struct data_reader *r;
+	const char *run; /* points into the input */
+	size_t len;
 };
 
 static void
 out_flush(struct out *o)
 {
 	if (o->len > 0) {
-		o->sink(o->arg, o->buf, o->len);
+		o->sink(o->arg, o->run, o->len);
 		o->r->octets += o->len;
 		o->len = 0;
 	}
 }
 
+/* Input octets p[0..n) are output; they join the pending run when they follow it. */
 static void
-out_put(struct out *o, const char *p, size_t n)
+out_input(struct out *o, const char *p, size_t n)
 {
-	if (o->len + n > OUT_SIZE)
-		out_flush(o);
-	if (n > OUT_SIZE) {
-		o->sink(o->arg, p, n);
-		o->r->octets += n;
+	if (o->len > 0 && o->run + o->len == p) {
+		o->len += n;
 		return;
 	}
-	memcpy(o->buf + o->len, p, n);
-	o->len += n;
+	out_flush(o);
+	o->run = p;
+	o->len = n;
+}
+
+/* A line ending: from the input when both octets are in it (in_crlf), else made up. */
+static void
+out_crlf(struct out *o, const char *in_crlf)
+{
+	if (in_crlf != NULL) {
+		out_input(o, in_crlf, 2);
+		return;
+	}
+	out_flush(o);
+	o->sink(o->arg, "\r\n", 2);
+	o->r->octets += 2;
 }
 
 static void
-line_end(struct data_reader *r, struct out *o, int real_crlf)
+line_grow(struct data_reader *r, size_t n)
 {
-	out_put(o, "\r\n", 2);
+	r->line_len += n;
 	if (r->max_line > 0 && r->line_len + 2 > r->max_line)
 		r->line_too_long = 1;
+}
+
+static enum data_status
+settled(const struct data_reader *r)
+{
+	if (r->state == DR_ENDED)
+		return DATA_END;
+	if (r->state == DR_BARE)
+		return DATA_BARE_NEWLINE;
+	return DATA_CONTINUE;
+}
+
+/*
+ * The current line ends, with a real CRLF (crlf; in_crlf points to it when
+ * it is in this call's input) or with a bare newline. This is where the
+ * message ends, and where a bare newline is refused or normalized.
+ */
+static enum data_status
+line_end(struct data_reader *r, struct out *o, int crlf, const char *in_crlf)
+{
+	if (!crlf && r->newline == DATA_NEWLINE_REJECT) {
+		r->state = DR_BARE;
+		return DATA_BARE_NEWLINE;
+	}
+	/* DR_DOT only exists in DOT mode. */
+	if (crlf && r->prev_crlf && r->state == DR_DOT) {
+		r->state = DR_ENDED;
+		return DATA_END;
+	}
+	line_grow(r, 0);
+	out_crlf(o, in_crlf);
+	r->prev_crlf = crlf;
 	r->line_len = 0;
-	r->prev_crlf = real_crlf;
-	r->state = ST_START;
+	r->state = DR_LINE_START;
+	return DATA_CONTINUE;
 }
 
 void
@@ -74,7 +129,7 @@ data_reader_init(struct data_reader *r, enum data_mode mode, enum data_newline n
 	r->mode = mode;
 	r->newline = newline;
 	r->max_line = max_line;
-	r->state = ST_START;
+	r->state = DR_LINE_START;
 	r->prev_crlf = 1; /* the DATA command's own CRLF precedes the first line */
 }
 
@@ -82,107 +137,58 @@ size_t
 data_reader_feed(struct data_reader *r, const char *in, size_t len, data_sink_fn *sink, void *arg,
                  enum data_status *status)
 {
-	struct out o = {.sink = sink, .arg = arg, .r = r};
-	int reject = r->newline == DATA_NEWLINE_REJECT;
+	struct out o = {.r = r, .sink = sink, .arg = arg};
 	size_t i = 0;
 
-	*status = DATA_CONTINUE;
-	while (i < len) {
+	*status = settled(r);
+	while (i < len && *status == DATA_CONTINUE) {
 		char c = in[i];
 
-		switch (r->state) {
-		case ST_START:
-			if (c == '.' && r->mode == DATA_MODE_DOT) {
-				/* Not counted: RFC 5321 4.5.3.1.6 excludes the stuffing dot. */
-				r->state = ST_DOT;
+		if (r->cr_held) {
+			r->cr_held = 0;
+			if (c == '\n') {
+				/* in[i - 1] is the CR when it came in this call. */
+				*status = line_end(r, &o, 1, i > 0 ? in + i - 1 : NULL);
 				i++;
-				continue;
-			}
-			r->state = ST_MID;
-			continue; /* the same byte, as inside a line */
-		case ST_MID:
-			if (c == '\r') {
-				r->state = ST_CR;
-			} else if (c == '\n') {
-				if (reject)
-					goto bare;
-				line_end(r, &o, 0);
 			} else {
-				/* The common case: a run of ordinary bytes, passed on whole. */
-				size_t j = i + 1;
-
-				while (j < len && in[j] != '\r' && in[j] != '\n')
-					j++;
-				out_put(&o, in + i, j - i);
-				r->line_len += j - i;
-				i = j;
-				continue;
+				/* A bare CR ends the line; c is read again, as the next line's. */
+				*status = line_end(r, &o, 0, NULL);
 			}
+		} else if (c == '\r') {
+			r->cr_held = 1;
 			i++;
-			continue;
-		case ST_CR:
-			if (c == '\n') {
-				line_end(r, &o, 1);
-				i++;
-				continue;
-			}
-			if (reject)
-				goto bare;
-			line_end(r, &o, 0); /* the bare CR ends the line; c starts the next */
-			continue;
-		case ST_DOT:
-			if (c == '\r') {
-				r->state = ST_DOT_CR;
-				i++;
-				continue;
-			}
-			if (c == '\n') {
-				if (reject)
-					goto bare;
-				line_end(r, &o, 0); /* "." with a bare LF: content, unstuffed */
-				i++;
-				continue;
-			}
-			r->state = ST_MID; /* a stuffed dot: dropped */
-			continue;
-		case ST_DOT_CR:
-			if (c == '\n') {
-				i++;
-				if (r->prev_crlf) {
-					out_flush(&o);
-					r->state = ST_START;
-					*status = DATA_END;
-					return i;
-				}
-				line_end(r, &o, 1); /* "." after a bare newline is never the end */
-				continue;
-			}
-			if (reject)
-				goto bare;
-			line_end(r, &o, 0);
-			continue;
+		} else if (c == '\n') {
+			*status = line_end(r, &o, 0, NULL);
+			i++;
+		} else if (c == '.' && r->state == DR_LINE_START && r->mode == DATA_MODE_DOT) {
+			/* Not content, and not counted (RFC 5321 section 4.5.3.1.6). */
+			r->state = DR_DOT;
+			i++;
+		} else {
+			size_t n = 1;
+
+			while (i + n < len && in[i + n] != '\r' && in[i + n] != '\n')
+				n++;
+			r->state = DR_TEXT;
+			out_input(&o, in + i, n);
+			line_grow(r, n);
+			i += n;
 		}
 	}
 	out_flush(&o);
-	if (r->max_line > 0 && r->line_len + 2 > r->max_line)
-		r->line_too_long = 1;
-	return i;
-bare:
-	out_flush(&o);
-	*status = DATA_BARE_NEWLINE;
 	return i;
 }
 
 enum data_status
 data_reader_finish(struct data_reader *r, data_sink_fn *sink, void *arg)
 {
-	struct out o = {.sink = sink, .arg = arg, .r = r};
+	struct out o = {.r = r, .sink = sink, .arg = arg};
+	enum data_status status = settled(r);
 
-	if (r->state != ST_CR)
-		return DATA_CONTINUE;
-	if (r->newline == DATA_NEWLINE_REJECT)
-		return DATA_BARE_NEWLINE;
-	line_end(r, &o, 0);
-	out_flush(&o);
-	return DATA_CONTINUE;
+	if (status == DATA_CONTINUE && r->cr_held) {
+		r->cr_held = 0;
+		status = line_end(r, &o, 0, NULL);
+		out_flush(&o);
+	}
+	return status;
 }

@@ -20,17 +20,23 @@
  *	A line ending is CRLF. A bare LF, or a CR not followed by LF, is a bare
  *	newline: with DATA_NEWLINE_REJECT feed stops at it with status
  *	DATA_BARE_NEWLINE; with DATA_NEWLINE_NORMALIZE it is written to the sink
- *	as CRLF, but a "." line next to a bare newline never ends the data (it
- *	is content, unstuffed like any other dot line). Either way the sink only
- *	ever receives CRLF line endings, and postern re-encodes what it sends.
+ *	as CRLF, but a "." line next to a bare newline (preceded or terminated
+ *	by one) never ends the data: it is content, unstuffed like any other
+ *	dot line. Either way the sink only ever receives CRLF line endings, and
+ *	postern re-encodes what it sends.
  *
  *	The sink receives the decoded content (CRLF lines, no dot-stuffing, no
  *	terminating ".") in runs of any size. A CR at the very end of the input
- *	is held back until the next byte tells whether it starts a CRLF.
+ *	is held back until the next byte tells whether it starts a CRLF. How the
+ *	input is split between calls never changes the output, the status, the
+ *	octets consumed or line_too_long.
  *
  *	data_reader_feed() returns how many input bytes it consumed. With status
  *	DATA_END the terminator was consumed and any remaining input belongs to
- *	the next command. With DATA_CONTINUE all input was consumed.
+ *	the next command. With DATA_CONTINUE all input was consumed. With
+ *	DATA_BARE_NEWLINE the input was consumed up to and including the bare
+ *	CR or LF. After DATA_END or DATA_BARE_NEWLINE the reader is settled:
+ *	feed consumes nothing and gives the same status again.
  *
  *	data_reader_finish() is for DATA_MODE_RAW after the LAST chunk: it settles
  *	a held-back CR (a bare newline) and returns DATA_CONTINUE or
@@ -39,8 +45,8 @@
  *	The reader counts octets written to the sink (octets) and sets
  *	line_too_long when a line, counted with its CRLF but without a stuffing
  *	dot (RFC 5321 section 4.5.3.1.6), was longer than max_line octets (0: no
- *	limit). The content is still passed on; the caller decides what to answer
- *	at the end.
+ *	limit). A line still open counts the CRLF it will need. The content is
+ *	still passed on; the caller decides what to answer at the end.
  */
 #ifndef POSTERN_DATA_READER_H
 #define POSTERN_DATA_READER_H
@@ -60,9 +66,10 @@ struct data_reader {
 	size_t octets;     /* octets written to the sink */
 	int line_too_long; /* some line exceeded max_line */
 	/* internal state */
-	int state;
-	size_t line_len;
-	int prev_crlf; /* the previous line ended with a real CRLF */
+	int state;       /* where in the line, or settled (data_reader.c) */
+	int cr_held;     /* the last byte read was a CR, not yet passed on */
+	int prev_crlf;   /* the previous line ended with a real CRLF */
+	size_t line_len; /* octets of the current line, without stuffing dot and CRLF */
 };
 
 void data_reader_init(struct data_reader *r, enum data_mode mode, enum data_newline newline,

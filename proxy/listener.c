@@ -25,6 +25,8 @@ struct listener {
 	struct evconnlistener *evl;
 	struct event *resume;
 	char *text;
+	struct config *cfg; /* where the settings come from (a reference) */
+	size_t index;       /* in cfg->listen */
 };
 
 static void
@@ -32,7 +34,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa, i
 {
 	struct listener *l = arg;
 
-	server_accept(l->server, fd, sa, (socklen_t)salen);
+	server_accept(l->server, l, fd, sa, (socklen_t)salen);
 }
 
 static void
@@ -55,9 +57,10 @@ error_cb(struct evconnlistener *evl, void *arg)
 }
 
 struct listener *
-listener_open(struct server *server, const struct config_listen *listen)
+listener_open(struct server *server, struct config *cfg, size_t index)
 {
 	struct listener *l = xcalloc(1, sizeof(*l));
+	const struct config_listen *listen = &cfg->listen[index];
 
 	l->server = server;
 	l->text = xstrdup(listen->text);
@@ -71,10 +74,39 @@ listener_open(struct server *server, const struct config_listen *listen)
 		free(l);
 		return NULL;
 	}
+	l->cfg = config_ref(cfg);
+	l->index = index;
 	evconnlistener_set_error_cb(l->evl, error_cb);
 	l->resume = evtimer_new(server->base, resume_cb, l);
-	log_info("event=listening listen=%s", listen->text);
+	log_info("event=listening listen=%s tls=%s proxy_protocol=%s", listen->text,
+	         listen->tls.cert == NULL ? "no"
+	         : listen->tls.implicit   ? "implicit"
+	                                  : "starttls",
+	         listen->proxy_protocol ? "yes" : "no");
 	return l;
+}
+
+void
+listener_reconfigure(struct listener *l, struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		if (strcmp(cfg->listen[i].text, l->text) != 0)
+			continue;
+		config_unref(l->cfg);
+		l->cfg = config_ref(cfg);
+		l->index = i;
+		return;
+	}
+	log_warn("event=reload listen=%s note=\"no longer configured; keeps its old settings "
+	         "until a restart\"",
+	         l->text);
+}
+
+struct config *
+listener_entry(const struct listener *l, size_t *index)
+{
+	*index = l->index;
+	return l->cfg;
 }
 
 void
@@ -84,6 +116,7 @@ listener_free(struct listener *l)
 		return;
 	evconnlistener_free(l->evl);
 	event_free(l->resume);
+	config_unref(l->cfg);
 	free(l->text);
 	free(l);
 }

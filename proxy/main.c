@@ -11,7 +11,8 @@
  *	the command line's overrides, and either checks it (-t) or runs the
  *	event loop in the foreground until SIGTERM/SIGINT. SIGHUP reloads the
  *	file: a good one is used by every session that starts afterwards, a bad
- *	one is logged and ignored. See postern(8).
+ *	one is logged and ignored; its TLS certificates and keys are read
+ *	again, so new sessions use the new ones. See postern(8).
  * DIAGNOSTICS
  *	Configuration errors as file:line:column: message on stderr, exit 1.
  */
@@ -28,6 +29,7 @@
 #include "policies/config.h"
 #include "proxy/explain.h"
 #include "proxy/server.h"
+#include "proxy/tls.h"
 
 struct options {
 	const char *file;
@@ -72,6 +74,9 @@ load(const struct options *opt)
 		config_set_backend(cfg, opt->backend, &diag);
 	if (cfg != NULL && opt->ndns > 0)
 		config_set_dns(cfg, opt->dns, opt->ndns, &diag);
+	/* Certificates are read with the file: -t checks them, a reload takes new ones. */
+	if (cfg != NULL && diag.n == 0)
+		tls_load(cfg, &diag);
 	if (diag.n > 0) {
 		print_diag(&diag);
 		config_diag_free(&diag);

@@ -19,6 +19,7 @@
 #include "common/netaddr.h"
 #include "common/xalloc.h"
 #include "policies/config.h"
+#include "policies/policy.h"
 #include "filters/worker.h"
 #include "proxy/backend.h"
 #include "proxy/listener.h"
@@ -91,7 +92,7 @@ server_start(struct server *server)
 
 	server->listeners = xcalloc(cfg->nlisten, sizeof(*server->listeners));
 	for (size_t i = 0; i < cfg->nlisten; i++) {
-		server->listeners[i] = listener_open(server, &cfg->listen[i]);
+		server->listeners[i] = listener_open(server, server->cfg, i);
 		if (server->listeners[i] == NULL)
 			return -1;
 		server->nlisteners++;
@@ -155,6 +156,8 @@ server_set_config(struct server *server, struct config *cfg)
 {
 	config_unref(server->cfg);
 	server->cfg = cfg;
+	for (size_t i = 0; i < server->nlisteners; i++)
+		listener_reconfigure(server->listeners[i], cfg);
 	pool_flush(server);
 }
 
@@ -232,42 +235,27 @@ refuse(int fd, const char *hostname, const char *ip, const char *why)
 	close(fd);
 }
 
-void
-server_accept(struct server *server, int fd, const struct sockaddr *sa, socklen_t salen)
+/* Count one more session for ip; -1 (counted nothing) when that passes the limit. */
+static int
+client_admit(struct server *server, const char *ip)
 {
-	const struct config_limits *limits = &server->cfg->limits;
-	char ip[INET6_ADDRSTRLEN];
-
-	netaddr_ip(sa, ip, sizeof(ip));
-	if (server->stopping) {
-		close(fd);
-		return;
-	}
-	if (limits->max_sessions > 0 && server->nsessions >= limits->max_sessions) {
-		refuse(fd, server->cfg->hostname, ip, "limits.max_sessions");
-		return;
-	}
+	unsigned max = server->cfg->limits.max_sessions_per_client;
 	struct client_count **slot = client_slot(server, ip);
 
-	if (limits->max_sessions_per_client > 0 && *slot != NULL &&
-	    (*slot)->sessions >= limits->max_sessions_per_client) {
-		refuse(fd, server->cfg->hostname, ip, "limits.max_sessions_per_client");
-		return;
-	}
+	if (max > 0 && *slot != NULL && (*slot)->sessions >= max)
+		return -1;
 	if (*slot == NULL) {
 		*slot = xcalloc(1, sizeof(**slot));
 		snprintf((*slot)->ip, sizeof((*slot)->ip), "%s", ip);
 	}
 	(*slot)->sessions++;
-	server->nsessions++;
-	evutil_make_socket_nonblocking(fd);
-	session_new(server, fd, sa);
+	return 0;
 }
 
-void
-server_session_closed(struct server *server, struct session *session)
+static void
+client_release(struct server *server, const char *ip)
 {
-	struct client_count **slot = client_slot(server, session_client_ip(session));
+	struct client_count **slot = client_slot(server, ip);
 
 	if (*slot != NULL && --(*slot)->sessions == 0) {
 		struct client_count *gone = *slot;
@@ -275,6 +263,66 @@ server_session_closed(struct server *server, struct session *session)
 		*slot = gone->next;
 		free(gone);
 	}
+}
+
+static int
+proxy_trusted(const struct config_listen *listen, const struct sockaddr *sa)
+{
+	for (size_t i = 0; i < listen->nproxy_from; i++)
+		if (cidr_match(&listen->proxy_from[i], sa))
+			return 1;
+	return 0;
+}
+
+void
+server_accept(struct server *server, struct listener *listener, int fd, const struct sockaddr *sa,
+              socklen_t salen)
+{
+	const struct config_limits *limits = &server->cfg->limits;
+	char ip[INET6_ADDRSTRLEN];
+	size_t index;
+	struct config *lcfg = listener_entry(listener, &index);
+	const struct config_listen *listen = &lcfg->listen[index];
+
+	netaddr_ip(sa, ip, sizeof(ip));
+	if (server->stopping) {
+		close(fd);
+		return;
+	}
+	if (listen->proxy_protocol && !proxy_trusted(listen, sa)) {
+		log_warn("event=proxy_refused listen=%s peer=%s reason=\"not in proxy_from\"",
+		         listen->text, ip);
+		close(fd);
+		return;
+	}
+	if (limits->max_sessions > 0 && server->nsessions >= limits->max_sessions) {
+		refuse(fd, server->cfg->hostname, ip, "limits.max_sessions");
+		return;
+	}
+	/* Behind a load balancer the client is known only from its PROXY header. */
+	if (!listen->proxy_protocol && client_admit(server, ip) < 0) {
+		refuse(fd, server->cfg->hostname, ip, "limits.max_sessions_per_client");
+		return;
+	}
+	server->nsessions++;
+	evutil_make_socket_nonblocking(fd);
+	session_new(server, lcfg, index, fd, sa, !listen->proxy_protocol);
+}
+
+int
+server_admit_client(struct server *server, struct session *s)
+{
+	if (client_admit(server, s->ip) < 0)
+		return -1;
+	s->counted = 1;
+	return 0;
+}
+
+void
+server_session_closed(struct server *server, struct session *session)
+{
+	if (session->counted)
+		client_release(server, session->ip);
 	server->nsessions--;
 	if (server->stopping && server->nsessions == 0)
 		event_base_loopexit(server->base, NULL);

@@ -4,8 +4,8 @@
  * SYNOPSIS
  *	server_new(base, cfg), server_free(server)
  *	server_start(server)
- *	server_accept(server, fd, sa, salen)
- *	server_session_closed(server, session)
+ *	server_accept(server, listener, fd, sa, salen)
+ *	server_admit_client(server, session), server_session_closed(server, session)
  *	server_learn_caps(server, caps)
  *	server_stop(server)
  *	server_set_config(server, cfg)
@@ -17,7 +17,11 @@
  *
  *	server_accept() is called by a listener for each new connection: it
  *	enforces limits.max_sessions and limits.max_sessions_per_client (a 421
- *	reply and close) and otherwise starts a session.
+ *	reply and close) and otherwise starts a session. On a proxy_protocol
+ *	listener a peer outside proxy_from is closed at once (logged), and
+ *	the per-client count waits for the PROXY header: the session calls
+ *	server_admit_client() with the real client's address (-1: over the
+ *	limit, nothing counted).
  *
  *	server_learn_caps() records the capabilities a backend EHLO reply
  *	announced; every backend connection refreshes them.
@@ -80,7 +84,9 @@ struct server {
 struct server *server_new(struct event_base *base, struct config *cfg);
 void server_free(struct server *server);
 int server_start(struct server *server);
-void server_accept(struct server *server, int fd, const struct sockaddr *sa, socklen_t salen);
+void server_accept(struct server *server, struct listener *listener, int fd,
+                   const struct sockaddr *sa, socklen_t salen);
+int server_admit_client(struct server *server, struct session *session);
 void server_session_closed(struct server *server, struct session *session);
 void server_learn_caps(struct server *server, const struct smtp_caps *caps);
 void server_stop(struct server *server);

@@ -15,9 +15,17 @@
  *	are relayed verbatim and the backend's replies reach the client
  *	unchanged. An RSET is owed to the backend only when it still holds a
  *	transaction, and is sent lazily before the next MAIL.
+ *
+ *	STARTTLS is answered by postern (session_front.c); TLS starts here once
+ *	that reply is out, and what the client sent after the command is
+ *	thrown away unread (conn_start_tls). AUTH (session_auth.c) opens the
+ *	backend connection early: the AUTH line and every response to a 334 go
+ *	to the backend verbatim and its replies come back unchanged, so the
+ *	backend alone authenticates.
  * DIAGNOSTICS
  *	See session.h.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +47,7 @@
 #include "proxy/session_int.h"
 #include "proxy/smtp_cmd.h"
 #include "proxy/spool.h"
+#include "proxy/tls.h"
 #include "proxy/xclient.h"
 
 /* Pipelined input buffered beyond this waits in the kernel (TCP back-pressure). */
@@ -46,17 +55,11 @@
 /* A client that sends commands but reads no replies is not served further. */
 #define SESSION_OUTPUT_MAX (64 * 1024)
 
-typedef void command_fn(struct session *s, const struct smtp_cmd *cmd, const char *line,
-                        size_t len);
-
 static void session_readcb(struct conn *conn, void *arg);
 static void session_drainedcb(struct conn *conn, void *arg);
 static void session_eventcb(struct conn *conn, int what, void *arg);
 static void session_process(struct session *s);
 static void process_input(struct session *s);
-static void session_backend_done(void *arg, enum backend_status status, int code,
-                                 struct evbuffer *reply);
-static void protocol_error(struct session *s, const char *reply);
 static command_fn cmd_helo, cmd_mail, cmd_rcpt, cmd_data, cmd_bdat, cmd_rset, cmd_noop, cmd_quit,
         cmd_not_implemented;
 
@@ -83,14 +86,15 @@ static const struct {
         {SMTP_VRFY, 0, cmd_not_implemented},
         {SMTP_EXPN, 0, cmd_not_implemented},
         {SMTP_HELP, 0, cmd_not_implemented},
-        {SMTP_STARTTLS, 0, cmd_not_implemented},
-        {SMTP_AUTH, 0, cmd_not_implemented},
+        {SMTP_STARTTLS, 0, session_cmd_starttls},
+        {SMTP_AUTH, 1, session_cmd_auth},
         {SMTP_XCLIENT, 0, cmd_not_implemented},
         {SMTP_XFORWARD, 0, cmd_not_implemented},
 };
 
 struct session *
-session_new(struct server *server, int fd, const struct sockaddr *sa)
+session_new(struct server *server, struct config *lcfg, size_t index, int fd,
+            const struct sockaddr *sa, int counted)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 	struct sockaddr_storage local;
@@ -98,6 +102,10 @@ session_new(struct server *server, int fd, const struct sockaddr *sa)
 
 	s->server = server;
 	s->cfg = config_ref(server->cfg);
+	s->lcfg = config_ref(lcfg);
+	s->listen = &lcfg->listen[index];
+	s->listen_index = index;
+	s->counted = counted != 0;
 	s->id = ++server->next_session_id;
 	netaddr_ip(sa, s->ip, sizeof(s->ip));
 	s->port = netaddr_port(sa);
@@ -108,15 +116,14 @@ session_new(struct server *server, int fd, const struct sockaddr *sa)
 	conn_set_timeout(s->conn, s->cfg->timeouts.client);
 	TAILQ_INSERT_TAIL(&server->sessions, s, entry);
 	log_debug("event=connect session=%lx client=%s:%d", s->id, s->ip, s->port);
-	session_replyf(s, "220 %s ESMTP postern\r\n", s->cfg->hostname);
-	conn_flush(s->conn);
+	if (s->listen->proxy_protocol) {
+		/* Read no further than the header: what follows may be a TLS handshake. */
+		s->wait = W_PROXY;
+		conn_set_read_max(s->conn, 16);
+		return s;
+	}
+	session_start(s);
 	return s;
-}
-
-const char *
-session_client_ip(const struct session *s)
-{
-	return s->ip;
 }
 
 void
@@ -148,7 +155,11 @@ session_free(struct session *s)
 	TAILQ_REMOVE(&s->server->sessions, s, entry);
 	server_session_closed(s->server, s);
 	config_unref(s->cfg);
+	config_unref(s->lcfg);
 	free(s->helo);
+	free(s->auth_line);
+	free(s->auth_user);
+	free(s->auth_guess);
 	free(s);
 }
 
@@ -209,22 +220,30 @@ session_log_transaction(struct session *s, int status, const char *reply, size_t
 	double secs = (double)(now.tv_sec - tx->started.tv_sec) +
 	              (double)(now.tv_nsec - tx->started.tv_nsec) / 1e9;
 
-	char decision[1024];
+	char decision[1024], facts[400] = "", user[300];
+	const char *tls = conn_tls_version(s->conn);
 
 	decision[0] = '\0';
 	session_filter_log(s, decision, sizeof(decision));
+	if (tls != NULL)
+		snprintf(facts, sizeof(facts), " tls=%s cipher=%s", tls, conn_tls_cipher(s->conn));
+	if (s->authenticated)
+		snprintf(facts + strlen(facts), sizeof(facts) - strlen(facts), " auth=%s",
+		         s->auth_user
+		                 ? log_quote(user, sizeof(user), s->auth_user, strlen(s->auth_user))
+		                 : "yes");
 	log_info("event=transaction session=%lx client=%s:%d helo=%s from=<%s> rcpt=%s nrcpt=%u "
-	         "size=%llu status=%d reply=%s duration=%.3f%s",
+	         "size=%llu status=%d reply=%s duration=%.3f%s%s",
 	         s->id, s->ip, s->port,
 	         log_quote(helo, sizeof(helo), s->helo ? s->helo : "",
 	                   s->helo ? strlen(s->helo) : 0),
 	         log_escape(from, sizeof(from), tx->from, strlen(tx->from)),
 	         tx->rcpts ? tx->rcpts : "-", tx->nrcpt, tx->size, status,
-	         log_quote(quoted, sizeof(quoted), reply, first), secs, decision);
+	         log_quote(quoted, sizeof(quoted), reply, first), secs, facts, decision);
 }
 
-static void
-protocol_error(struct session *s, const char *reply)
+void
+session_protocol_error(struct session *s, const char *reply)
 {
 	session_reply(s, reply);
 	if (++s->errors >= s->cfg->limits.max_errors && s->cfg->limits.max_errors > 0) {
@@ -237,7 +256,7 @@ protocol_error(struct session *s, const char *reply)
 static void
 cmd_not_implemented(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t len)
 {
-	protocol_error(s, "502 5.5.1 Error: command not implemented\r\n");
+	session_protocol_error(s, "502 5.5.1 Error: command not implemented\r\n");
 }
 
 static void
@@ -270,8 +289,9 @@ cmd_helo(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 	while (n > 0 && arg[n - 1] == ' ')
 		n--;
 	if (n == 0) {
-		protocol_error(s, cmd->verb == SMTP_EHLO ? "501 5.5.4 Syntax: EHLO hostname\r\n"
-		                                         : "501 5.5.4 Syntax: HELO hostname\r\n");
+		session_protocol_error(s, cmd->verb == SMTP_EHLO
+		                                  ? "501 5.5.4 Syntax: EHLO hostname\r\n"
+		                                  : "501 5.5.4 Syntax: HELO hostname\r\n");
 		return;
 	}
 	/* HELO/EHLO ends any transaction (RFC 5321 4.1.4). */
@@ -286,9 +306,15 @@ cmd_helo(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 		return;
 	}
 	static const struct smtp_caps none;
+	struct caps_front front = {
+	        .starttls = tls_listener_offers(s->lcfg, s->listen_index) &&
+	                    conn_tls_version(s->conn) == NULL,
+	        .auth_mechs = session_auth_offered(s) ? s->server->backend_caps.auth_mechs : NULL,
+	};
 
 	caps_front_ehlo(s->server->backend_caps_known ? &s->server->backend_caps : &none,
-	                s->cfg->limits.max_message_size, s->cfg->hostname, conn_output(s->conn));
+	                s->cfg->limits.max_message_size, s->cfg->hostname, &front,
+	                conn_output(s->conn));
 }
 
 /* The SIZE= a client declares may already tell us the message is too large. */
@@ -320,7 +346,7 @@ static void
 cmd_mail(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t len)
 {
 	if (s->tx != NULL) {
-		protocol_error(s, "503 5.5.1 Error: nested MAIL command\r\n");
+		session_protocol_error(s, "503 5.5.1 Error: nested MAIL command\r\n");
 		return;
 	}
 	if (declared_size_too_large(s, cmd)) {
@@ -347,7 +373,7 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 	struct transaction *tx = s->tx;
 
 	if (tx == NULL) {
-		protocol_error(s, "503 5.5.1 Error: need MAIL command\r\n");
+		session_protocol_error(s, "503 5.5.1 Error: need MAIL command\r\n");
 		return;
 	}
 	if (tx->nrcpt >= s->cfg->limits.max_recipients) {
@@ -366,13 +392,13 @@ cmd_data(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 	struct transaction *tx = s->tx;
 
 	if (cmd->args_len > 0)
-		protocol_error(s, "501 5.5.4 Syntax: DATA\r\n");
+		session_protocol_error(s, "501 5.5.4 Syntax: DATA\r\n");
 	else if (tx == NULL)
-		protocol_error(s, "503 5.5.1 Error: need MAIL command\r\n");
+		session_protocol_error(s, "503 5.5.1 Error: need MAIL command\r\n");
 	else if (tx->bdat_used)
-		protocol_error(s, "503 5.5.1 Error: DATA after BDAT\r\n");
+		session_protocol_error(s, "503 5.5.1 Error: DATA after BDAT\r\n");
 	else if (tx->nrcpt_tried == 0)
-		protocol_error(s, "503 5.5.1 Error: need RCPT command\r\n");
+		session_protocol_error(s, "503 5.5.1 Error: need RCPT command\r\n");
 	else if (tx->nrcpt == 0)
 		session_reply(s, "554 5.5.1 Error: no valid recipients\r\n");
 	else
@@ -395,24 +421,24 @@ dispatch(struct session *s, const char *line, size_t len)
 
 	/* A CR inside a command could end it early at a backend that splits on CR. */
 	if (memchr(line, '\r', len) != NULL) {
-		protocol_error(s, "500 5.5.2 Error: bare <CR> received\r\n");
+		session_protocol_error(s, "500 5.5.2 Error: bare <CR> received\r\n");
 		return;
 	}
 	st = smtp_cmd_parse(line, len, &cmd);
 	if (st != SMTP_CMD_OK) {
-		protocol_error(s, smtp_cmd_error_reply(st, cmd.verb));
+		session_protocol_error(s, smtp_cmd_error_reply(st, cmd.verb));
 		return;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (commands[i].verb != cmd.verb)
 			continue;
 		if (commands[i].needs_helo && s->helo == NULL)
-			protocol_error(s, "503 5.5.1 Error: send HELO/EHLO first\r\n");
+			session_protocol_error(s, "503 5.5.1 Error: send HELO/EHLO first\r\n");
 		else
 			commands[i].proceed(s, &cmd, line, len);
 		return;
 	}
-	protocol_error(s, "500 5.5.2 Error: command not recognized\r\n");
+	session_protocol_error(s, "500 5.5.2 Error: command not recognized\r\n");
 }
 
 /*
@@ -431,10 +457,19 @@ session_process(struct session *s)
 {
 	if (s->processing)
 		return;
+	if (s->wait == W_PROXY) {
+		session_proxy_input(s);
+		return;
+	}
 	s->processing = 1;
 	process_input(s);
 	s->processing = 0;
-	if (s->state != S_CLOSING) {
+	if (s->tls_start && s->state != S_CLOSING) {
+		s->tls_start = 0;
+		conn_start_tls(s->conn, tls_listener_ssl(s->lcfg, s->listen_index));
+		return;
+	}
+	if (s->state != S_CLOSING && s->wait != W_TLS) {
 		/* Pipelined input beyond the limit waits in the kernel. */
 		conn_read(s->conn, evbuffer_get_length(conn_input(s->conn)) < SESSION_INPUT_MAX);
 		conn_flush(s->conn);
@@ -472,17 +507,26 @@ process_input(struct session *s)
 		if (s->skip_line || n + eol_len > max) {
 			s->skip_line = 0;
 			evbuffer_drain(in, n + eol_len);
-			protocol_error(s, "500 5.5.2 Error: line too long\r\n");
+			/* Mid-exchange the backend waits for an answer: the client's is "*". */
+			if (s->state == S_AUTH)
+				session_auth_input(s, "*", 1);
+			else
+				session_protocol_error(s, "500 5.5.2 Error: line too long\r\n");
 			continue;
 		}
 		const char *line = (const char *)evbuffer_pullup(in, (ssize_t)(n + eol_len));
 
-		dispatch(s, line, n);
+		if (s->state != S_AUTH)
+			dispatch(s, line, n);
+		else if (memchr(line, '\r', n) == NULL)
+			session_auth_input(s, line, n);
+		else /* a bare CR is no base64, and could split the line at the backend */
+			session_auth_input(s, "*", 1);
 		evbuffer_drain(in, n + eol_len);
 	}
 }
 
-static void
+void
 session_backend_done(void *arg, enum backend_status status, int code, struct evbuffer *reply)
 {
 	struct session *s = arg;
@@ -491,11 +535,19 @@ session_backend_done(void *arg, enum backend_status status, int code, struct evb
 
 	switch (status) {
 	case BACKEND_READY:
+		if (wait == W_AUTH) {
+			backend_auth(s->backend, s->auth_line, strlen(s->auth_line));
+			free(s->auth_line);
+			s->auth_line = NULL;
+			return;
+		}
 		s->wait = W_MAIL;
 		backend_command(s->backend, tx->mail_line, strlen(tx->mail_line));
 		return;
 	case BACKEND_UNAVAILABLE:
 		s->wait = W_NONE;
+		free(s->auth_line);
+		s->auth_line = NULL;
 		session_reply(s, "451 4.4.1 Error: backend not available\r\n");
 		transaction_free(s);
 		break;
@@ -518,6 +570,11 @@ session_backend_done(void *arg, enum backend_status status, int code, struct evb
 		s->wait = W_NONE;
 		if (wait == W_QUARANTINE) {
 			session_filter_quarantine_step(s, code, reply);
+			break;
+		}
+		if (wait == W_AUTH) {
+			session_auth_replied(s, code);
+			evbuffer_add_buffer(conn_output(s->conn), reply);
 			break;
 		}
 		if (wait == W_MESSAGE) {
@@ -569,6 +626,21 @@ session_eventcb(struct conn *conn, int what, void *arg)
 {
 	struct session *s = arg;
 
+	if (what == CONN_TLS_READY) {
+		session_tls_ready(s);
+		return;
+	}
+	/* Before the greeting there is nobody to say 421 to. */
+	if (s->wait == W_TLS || s->wait == W_PROXY) {
+		log_info("event=%s session=%lx client=%s:%d reason=\"%s\"",
+		         s->wait == W_TLS ? "tls_failed" : "proxy_failed", s->id, s->ip, s->port,
+		         what == CONN_TIMEOUT ? "timeout"
+		         : conn_error(conn)   ? conn_error(conn)
+		         : what == CONN_EOF   ? "connection closed"
+		                              : strerror(errno));
+		session_free(s);
+		return;
+	}
 	if (what == CONN_TIMEOUT && s->state != S_CLOSING) {
 		/* A client waiting for the backend is not idle. */
 		if (s->wait != W_NONE)

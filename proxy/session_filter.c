@@ -72,7 +72,7 @@ subject_of(const struct session *s, const char *rcpt, struct policy_subject *sub
 	*subject = (struct policy_subject){.rcpt = rcpt,
 	                                   .sender = s->tx->from,
 	                                   .client = (const struct sockaddr *)ss,
-	                                   .authenticated = 0};
+	                                   .authenticated = s->authenticated};
 }
 
 static void
@@ -99,6 +99,10 @@ run_stage(struct session *s, const struct policy *p, enum filter_stage stage, st
 	tx->ftxn.local_name = s->cfg->hostname;
 	tx->ftxn.local_addr = s->local_ip;
 	tx->ftxn.mail_from = tx->from;
+	tx->ftxn.authenticated = s->authenticated;
+	tx->ftxn.auth_user = s->auth_user;
+	tx->ftxn.tls_version = conn_tls_version(s->conn);
+	tx->ftxn.tls_cipher = conn_tls_cipher(s->conn);
 	if (p->nchain == 0) {
 		next(s);
 		return;

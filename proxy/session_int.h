@@ -3,7 +3,8 @@
  *	session_int - what session.c and session_data.c share
  * DESCRIPTION
  *	session.c reads commands and relays the envelope; session_data.c
- *	receives the message (DATA or BDAT) and hands it to the backend. The
+ *	receives the message (DATA or BDAT) and hands it to the backend;
+ *	session_front.c does the PROXY header and TLS, session_auth.c AUTH. The
  *	session owns its transaction, the transaction owns its spool.
  */
 #ifndef POSTERN_SESSION_INT_H
@@ -17,6 +18,7 @@
 #include "proxy/header_reader.h"
 #include "proxy/smtp_cmd.h"
 #include "filters/filter.h"
+#include "proxy/backend.h"
 #include "proxy/xclient.h"
 
 struct conn;
@@ -27,6 +29,7 @@ enum session_state {
 	S_COMMAND, /* reading commands */
 	S_DATA,    /* reading the DATA stream */
 	S_BDAT,    /* reading a BDAT chunk */
+	S_AUTH,    /* the next line answers the backend's 334 (SASL) */
 	S_CLOSING, /* final reply queued; close when it is sent */
 };
 
@@ -38,6 +41,9 @@ enum session_wait {
 	W_MESSAGE,    /* the message was sent; waiting for the final reply */
 	W_FILTER,     /* a filter chain stage is running */
 	W_QUARANTINE, /* re-sending the transaction to the quarantine mailbox */
+	W_PROXY,      /* reading the PROXY protocol header */
+	W_TLS,        /* the TLS handshake runs */
+	W_AUTH,       /* the backend prepares for AUTH, or answers a SASL line */
 };
 
 struct transaction {
@@ -75,7 +81,10 @@ struct transaction {
 struct session {
 	TAILQ_ENTRY(session) entry;
 	struct server *server;
-	struct config *cfg; /* the config this session started with (a reference) */
+	struct config *cfg;                 /* the config this session started with (a reference) */
+	struct config *lcfg;                /* its listener's (a reference; usually cfg) */
+	const struct config_listen *listen; /* in lcfg */
+	size_t listen_index;
 	struct conn *conn;
 	struct backend *backend;
 	struct transaction *tx;
@@ -90,13 +99,28 @@ struct session {
 	unsigned esmtp : 1;
 	unsigned skip_line : 1;
 	unsigned processing : 1; /* inside session_process(): callbacks must not re-enter it */
+	unsigned tls_start : 1;  /* STARTTLS was answered: TLS starts once the reply is out */
+	unsigned greeted : 1;
+	unsigned counted : 1;       /* the server counts this session for ip */
+	unsigned authenticated : 1; /* the backend said 235 */
+	unsigned auth_first : 1;    /* the next SASL response is the first (it names the user) */
+	char auth_mech[24];
+	char *auth_line;  /* the AUTH command, until the backend is ready for it */
+	char *auth_user;  /* the authentication identity, when it could be read; or NULL */
+	char *auth_guess; /* the one read from the exchange, until 235 confirms it */
+	struct client_identity identity; /* for the backend, while it prepares for AUTH */
 	int port;
-	char ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN]; /* the client: the TCP peer, or the PROXY header's source */
 	char local_ip[INET6_ADDRSTRLEN]; /* the address the client connected to, or "" */
 };
 
+typedef void command_fn(struct session *s, const struct smtp_cmd *cmd, const char *line,
+                        size_t len);
+
 /* session.c */
 void session_continue(struct session *s);
+void session_protocol_error(struct session *s, const char *reply);
+void session_backend_done(void *arg, enum backend_status status, int code, struct evbuffer *reply);
 void session_reply(struct session *s, const char *reply);
 void session_replyf(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void session_close_after(struct session *s, const char *fmt, ...)
@@ -114,6 +138,18 @@ void session_filter_eom(struct session *s);
 void session_filter_end(struct session *s);
 void session_filter_quarantine_step(struct session *s, int code, struct evbuffer *reply);
 size_t session_filter_log(const struct session *s, char *buf, size_t size);
+
+/* session_front.c */
+void session_start(struct session *s);
+void session_proxy_input(struct session *s);
+void session_tls_ready(struct session *s);
+command_fn session_cmd_starttls;
+
+/* session_auth.c */
+int session_auth_offered(const struct session *s);
+command_fn session_cmd_auth;
+void session_auth_input(struct session *s, const char *line, size_t len);
+void session_auth_replied(struct session *s, int code);
 
 /* session_data.c */
 void session_data_begin(struct session *s);

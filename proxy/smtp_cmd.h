@@ -10,21 +10,32 @@
  *	result points into the caller's line.
  *
  *	smtp_cmd_parse() takes one command line without its line ending. The verb
- *	is matched case-insensitively. For MAIL and RCPT it splits "FROM:<path>
+ *	ends at the first space or at the end of the line and is matched without
+ *	regard to case (ASCII only). For MAIL and RCPT it splits "FROM:<path>
  *	params" / "TO:<path> params": path is the address between the angle
  *	brackets (the brackets are not included; "<>" gives an empty path),
- *	params the rest after the spaces that follow ">". A space between "FROM:"
- *	and "<" is tolerated, as Postfix does. Returns SMTP_CMD_OK, or an error
- *	code whose text smtp_cmd_error_reply() gives as a complete SMTP reply
- *	("501 5.5.4 Syntax: MAIL FROM:<address>\r\n" and so on).
+ *	params the rest after the spaces that follow ">". Spaces before "FROM:"
+ *	and between "FROM:" and "<" are tolerated, as Postfix does. The path
+ *	must be well formed: balanced brackets, no control character, and no
+ *	space, '<' or backslash outside a quoted string; inside quotes '>' is
+ *	part of the local part ("RCPT TO:<\"a>b\"@x>"). Every parameter must
+ *	pass smtp_param_next(). Returns SMTP_CMD_OK, or an error code whose text
+ *	smtp_cmd_error_reply() gives as a complete SMTP reply ("501 5.5.4 Syntax:
+ *	MAIL FROM:<address>\r\n" and so on; NULL for SMTP_CMD_OK). Whatever the
+ *	result, cmd->verb is the recognized verb or SMTP_UNKNOWN.
+ *
+ *	smtp_verb_name() gives the verb in upper case ("UNKNOWN" for
+ *	SMTP_UNKNOWN and anything out of range).
  *
  *	smtp_param_next() walks ESMTP parameters "KEY[=VALUE]" separated by
  *	spaces; returns 1 with param filled, 0 at the end, -1 on a malformed
- *	parameter (empty keyword, "=" without keyword).
+ *	parameter (RFC 5321 section 4.1.2: the keyword is a letter or digit,
+ *	then letters, digits and '-'; a value after "=" is not empty and has no
+ *	control character and no '='; octets above 127 are allowed, RFC 6531).
  *
- *	smtp_bdat_parse() reads "BDAT <size> [LAST]" arguments; returns 0, or -1
- *	when the size is missing, not a number, too large for size_t, or the
- *	trailing word is not LAST.
+ *	smtp_bdat_parse() reads "BDAT <size> [LAST]" arguments (LAST in any
+ *	case); returns 0, or -1 when the size is missing, not a number, too
+ *	large for size_t, or anything but LAST follows it.
  */
 #ifndef POSTERN_SMTP_CMD_H
 #define POSTERN_SMTP_CMD_H

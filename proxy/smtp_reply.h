@@ -6,12 +6,15 @@
  *	smtp_reply_feed(reader, line, len)
  * DESCRIPTION
  *	A pure line-at-a-time reader. Each call takes one reply line without its
- *	line ending. A line is "DDD" "DDD text" or "DDD-text" where DDD is a reply
- *	code 200..599 (RFC 5321 section 4.2); every line of one reply must carry
- *	the same code. Returns SMTP_REPLY_MORE after a continuation line,
+ *	line ending. A line is "DDD", "DDD text" or "DDD-text" where DDD is a
+ *	reply code as RFC 5321 section 4.2 spells it: 2..5, 0..5, 0..9 (so 099,
+ *	199, 260 and 600 are not codes); every line of one reply must carry the
+ *	same code, and no line may hold a NUL, CR or LF (postern relays the text
+ *	to its client). Returns SMTP_REPLY_MORE after a continuation line,
  *	SMTP_REPLY_DONE after the last line (reader->code holds the code), and
- *	SMTP_REPLY_BAD for anything else, including more than SMTP_REPLY_MAX_LINES
- *	lines. After DONE or BAD the reader must be reset before the next reply.
+ *	SMTP_REPLY_BAD for anything else, including more than
+ *	SMTP_REPLY_MAX_LINES lines. After DONE or BAD the reader must be reset
+ *	before the next reply.
  */
 #ifndef POSTERN_SMTP_REPLY_H
 #define POSTERN_SMTP_REPLY_H

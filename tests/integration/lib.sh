@@ -17,6 +17,7 @@
 #   free_port                   print a free TCP port on 127.0.0.1
 #   wait_port PORT [PID]        wait until 127.0.0.1:PORT listens (PID alive)
 #   wait_until SECONDS CMD...   run CMD every 0.1 s until it succeeds
+#   at_least N CMD...           CMD prints a number >= N (for wait_until)
 #   start_sink NAME [OPT...]    smtp-sink with dump files; sets NAME_port,
 #                               NAME_dir (the dumps), NAME_pid
 #   sink_count NAME             number of messages smtp-sink dumped
@@ -42,6 +43,9 @@
 #                               NAME_port, NAME_pid, NAME_conf; postern is
 #                               pointed at it with --dns 127.0.0.1:$NAME_port
 #                               or dns: { servers: [ 127.0.0.1:PORT ] }
+#   make_certs DIR [NAME]       a throwaway CA (DIR/ca.pem) and a certificate
+#                               for postern.test and backend.test signed by it
+#                               (DIR/NAME.pem, DIR/NAME.key; NAME: server)
 #   postern_config PORT BACKEND_PORT [XCLIENT]
 #                               print the hostname, listen, backend and log
 #                               keys of a config (hostname postern.test)
@@ -494,6 +498,7 @@ retry     unix  - - n - - error
 showq     unix  n - n - - showq
 flush     unix  n - n 1000? 0 flush
 postlog   unix-dgram n - n - 1 postlogd
+tlsmgr    unix  - - n 1000? 1 tlsmgr
 EOF
 	IT_POSTFIX+=("$pf/etc")
 	IT_LOGS+=("$pf/maillog")
@@ -573,6 +578,22 @@ EOF
 	peer_started unbound "$name" "$port" "$T" $!
 }
 
+make_certs() {
+	local dir=$1 name=${2:-server}
+	need_cmd openssl
+	mkdir -p "$dir"
+	if [ ! -f "$dir/ca.pem" ]; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout "$dir/ca.key" -out "$dir/ca.pem" -days 2 -subj "/CN=postern test CA" \
+			>/dev/null 2>&1 || return 1
+	fi
+	printf 'subjectAltName=DNS:postern.test,DNS:backend.test\n' >"$dir/ext"
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$dir/$name.key" -out "$dir/$name.csr" -subj "/CN=$name" >/dev/null 2>&1 &&
+		openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+			-CAcreateserial -out "$dir/$name.pem" -days 2 -extfile "$dir/ext" >/dev/null 2>&1
+}
+
 postern_config() {
 	cat <<EOF
 hostname: postern.test
@@ -621,4 +642,13 @@ smtp() {
 	local bind=()
 	[ -n "${SMTP_BIND:-}" ] && bind=(--bind "$SMTP_BIND")
 	"$PYTHON" "$SMTPTOOL" client "${bind[@]}" --timeout "${SMTP_TIMEOUT:-10}" 127.0.0.1 "$port" "$@"
+}
+
+# at_least N CMD...: CMD prints a number, at least N. With wait_until, CMD
+# runs again at each try (wait_until 5 test "$(cmd)" -ge N would not).
+at_least() {
+	local n=$1 v
+	shift
+	v=$("$@") || return 1
+	[ "${v:-0}" -ge "$n" ]
 }

@@ -22,6 +22,12 @@
                     already; <TIMEOUT> if it does not)
         Z:SECONDS   flush, then sleep
         X           flush, then close the connection at once (no QUIT)
+        T[:CAFILE]  flush, then start TLS on the connection (after the 220 to
+                    STARTTLS was read, or at once for implicit TLS); prints
+                    "<TLS version>" or "<TLS-FAILED reason>". With CAFILE the
+                    server's certificate must verify for postern.test.
+                    Octets that came in plaintext before the handshake are
+                    printed as "<PLAINTEXT data>" and dropped
       Exit status 0, or 2 when the connection could not be made.
 
   smtptool.py rawsink --port P --dir D [options]
@@ -59,6 +65,7 @@ import os
 import random
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -180,6 +187,27 @@ class Client:
             self.inbuf = b""
         self.show_end()
 
+    def start_tls(self, cafile):
+        if self.inbuf:
+            print("<PLAINTEXT %r>" % self.inbuf)
+            self.inbuf = b""
+        if cafile:
+            ctx = ssl.create_default_context(cafile=cafile)
+        else:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        try:
+            self.sock.settimeout(self.timeout)
+            self.sock = ctx.wrap_socket(self.sock, server_hostname="postern.test")
+        except (OSError, ssl.SSLError) as e:
+            print("<TLS-FAILED %s>" % e)
+            print("S: TLS failed: %s" % e, file=sys.stderr)
+            return False
+        print("<TLS %s>" % self.sock.version())
+        print("S: TLS %s %s" % (self.sock.version(), self.sock.cipher()[0]), file=sys.stderr)
+        return True
+
     def show_end(self):
         """Print <TIMEOUT>, or <EOF> the first time the end is seen."""
         if self.eof and self.eof_shown:
@@ -237,6 +265,10 @@ def cmd_client(args):
         elif kind == "X":
             c.flush()
             break
+        elif kind == "T":
+            c.flush()
+            if not c.start_tls(arg):
+                break
         else:
             print("bad step %r" % step, file=sys.stderr)
             return 2

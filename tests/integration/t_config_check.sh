@@ -5,15 +5,24 @@
 it_init
 
 port=$(free_port)
+make_certs "$T/pki" || fail "make certificates"
 cat >"$T/good.yaml" <<EOF
 # every key of postern.yaml(5) that the relay knows
 hostname: mx.example.test
 listen:
   - address: 127.0.0.1:$port
+    tls: { cert: $T/pki/server.pem, key: $T/pki/server.key, chain: $T/pki/ca.pem }
   - address: "[::1]:$port"
+    tls: { cert: $T/pki/server.pem, key: $T/pki/server.key, implicit: true }
+    proxy_protocol: true
+    proxy_from: [ 127.0.0.1/32, "::1" ]
+    auth: false
 backend:
   address: 127.0.0.1:10025
   xclient: xforward
+  tls: required
+  ca_file: $T/pki/ca.pem
+  verify_name: backend.test
 limits:
   max_sessions: 100
   max_sessions_per_client: 10
@@ -32,6 +41,7 @@ timeouts:
 spool_dir: $T
 smtp:
   bare_newline: normalize
+  auth_over_plaintext: true
 log:
   level: debug
 EOF

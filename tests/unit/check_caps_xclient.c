@@ -277,6 +277,55 @@ START_TEST(test_parse_attributes)
 }
 END_TEST
 
+/* AUTH's mechanisms, as the front EHLO will offer them. */
+START_TEST(test_parse_auth)
+{
+	static const char *const postfix[] = {"AUTH PLAIN LOGIN", "AUTH=PLAIN LOGIN", NULL};
+	static const char *const old_only[] = {"AUTH=login plain", NULL};
+	static const char *const hostile[] = {
+	        "AUTH PLAIN  X\x01Y CRAM-MD5 ABCDEFGHIJKLMNOPQRSTUVWXYZ "
+	        "SCRAM-SHA-256",
+	        NULL};
+	static const char *const empty[] = {"AUTH", NULL};
+	struct smtp_caps caps;
+
+	caps = parse_all(postfix);
+	ck_assert(caps.flags & CAP_AUTH);
+	ck_assert_str_eq(caps.auth_mechs, "PLAIN LOGIN");
+	caps = parse_all(old_only);
+	ck_assert_str_eq(caps.auth_mechs, "LOGIN PLAIN");
+	/* Control characters and overlong names are left out, never passed to clients. */
+	caps = parse_all(hostile);
+	ck_assert_str_eq(caps.auth_mechs, "PLAIN CRAM-MD5 SCRAM-SHA-256");
+	caps = parse_all(empty);
+	ck_assert(caps.flags & CAP_AUTH);
+	ck_assert_str_eq(caps.auth_mechs, "");
+}
+END_TEST
+
+/* STARTTLS and AUTH come from the session, never from the backend's keywords. */
+START_TEST(test_front_starttls_auth)
+{
+	struct smtp_caps backend = {.flags = CAP_AUTH | CAP_STARTTLS};
+	struct caps_front front = {.starttls = 1, .auth_mechs = "PLAIN LOGIN"};
+	struct evbuffer *out = evbuffer_new();
+
+	caps_front_ehlo(&backend, 0, "mx.test", &front, out);
+	char *s = take(out);
+
+	ck_assert_str_eq(s, "250-mx.test\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n"
+	                    "250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n250 CHUNKING\r\n");
+	free(s);
+	front = (struct caps_front){.starttls = 0, .auth_mechs = ""};
+	caps_front_ehlo(&backend, 0, "mx.test", &front, out);
+	s = take(out);
+	ck_assert_ptr_null(strstr(s, "STARTTLS"));
+	ck_assert_ptr_null(strstr(s, "AUTH"));
+	free(s);
+	evbuffer_free(out);
+}
+END_TEST
+
 /* Check the shape of an EHLO reply and return its keyword lines joined by "|". */
 static char *
 front_keywords(const struct smtp_caps *backend, unsigned long long limit)
@@ -285,7 +334,7 @@ front_keywords(const struct smtp_caps *backend, unsigned long long limit)
 	char *s, *line, *end;
 	size_t nlines = 0;
 
-	caps_front_ehlo(backend, limit, "mx.example.net", out);
+	caps_front_ehlo(backend, limit, "mx.example.net", NULL, out);
 	s = take(out);
 	evbuffer_free(out);
 	ck_assert(strncmp(s, "250-mx.example.net\r\n", 20) == 0);
@@ -324,7 +373,7 @@ START_TEST(test_front_ehlo)
 	struct evbuffer *out = evbuffer_new();
 
 	/* The whole reply, byte for byte. */
-	caps_front_ehlo(&all, 5000, "mx.test", out);
+	caps_front_ehlo(&all, 5000, "mx.test", NULL, out);
 	char *s = take(out);
 
 	ck_assert_str_eq(s, "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n"
@@ -609,6 +658,8 @@ main(void)
 	tcase_add_test(caps, test_parse_attributes);
 	tcase_add_test(caps, test_front_ehlo);
 	tcase_add_test(caps, test_front_size);
+	tcase_add_test(caps, test_parse_auth);
+	tcase_add_test(caps, test_front_starttls_auth);
 	tcase_add_test(xclient, test_xclient_all);
 	tcase_add_test(xclient, test_xclient_missing);
 	tcase_add_test(xclient, test_xclient_xtext);

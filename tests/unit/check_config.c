@@ -162,6 +162,17 @@ START_TEST(test_embedded_names_every_key)
 	        "filters:",
 	        "policies:",
 	        "dns:",
+	        "tls:",
+	        "cert:",
+	        "key:",
+	        "chain:",
+	        "implicit:",
+	        "proxy_protocol:",
+	        "proxy_from:",
+	        "ca_file:",
+	        "verify_name:",
+	        "auth_over_plaintext:",
+	        "auth:",
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -724,6 +735,73 @@ write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+/* listen[].tls, proxy_protocol and proxy_from; backend.tls; smtp.auth_over_plaintext. */
+START_TEST(test_tls_and_proxy)
+{
+	struct config *cfg = assert_loads("listen:\n"
+	                                  "  - address: 127.0.0.1:25\n"
+	                                  "    tls: { cert: /dev/null, key: /dev/null }\n"
+	                                  "  - address: 127.0.0.1:465\n"
+	                                  "    tls: { cert: /dev/null, key: /dev/null, chain: "
+	                                  "/dev/null, implicit: true }\n"
+	                                  "    proxy_protocol: true\n"
+	                                  "    auth: false\n"
+	                                  "    proxy_from: [ 127.0.0.2, 10.0.0.0/8, \"::1\" ]\n"
+	                                  "backend:\n"
+	                                  "  tls: required\n"
+	                                  "  ca_file: /dev/null\n"
+	                                  "  verify_name: backend.example\n"
+	                                  "smtp:\n"
+	                                  "  auth_over_plaintext: true\n");
+
+	ck_assert_uint_eq(cfg->nlisten, 2);
+	ck_assert_str_eq(cfg->listen[0].tls.cert, "/dev/null");
+	ck_assert_int_eq(cfg->listen[0].tls.implicit, 0);
+	ck_assert_ptr_null(cfg->listen[0].tls.chain);
+	ck_assert_int_eq(cfg->listen[0].tls.pos.line, 3);
+	ck_assert_int_eq(cfg->listen[0].tls.pos.column, 10);
+	ck_assert_int_eq(cfg->listen[0].proxy_protocol, 0);
+	ck_assert_int_eq(cfg->listen[0].auth, 1);
+	ck_assert_int_eq(cfg->listen[1].auth, 0);
+	ck_assert_int_eq(cfg->listen[1].tls.implicit, 1);
+	ck_assert_str_eq(cfg->listen[1].tls.chain, "/dev/null");
+	ck_assert_int_eq(cfg->listen[1].proxy_protocol, 1);
+	ck_assert_uint_eq(cfg->listen[1].nproxy_from, 3);
+	ck_assert_uint_eq(cfg->listen[1].proxy_from[1].prefix, 8);
+	ck_assert_int_eq(cfg->backend.tls, BACKEND_TLS_REQUIRED);
+	ck_assert_str_eq(cfg->backend.ca_file, "/dev/null");
+	ck_assert_str_eq(cfg->backend.verify_name, "backend.example");
+	ck_assert_int_eq(cfg->auth_over_plaintext, 1);
+	config_unref(cfg);
+
+	cfg = assert_loads("listen: [ 127.0.0.1:25 ]\n");
+	ck_assert_ptr_null(cfg->listen[0].tls.cert);
+	ck_assert_int_eq(cfg->backend.tls, BACKEND_TLS_OFF);
+	ck_assert_int_eq(cfg->auth_over_plaintext, 0);
+	config_unref(cfg);
+
+	assert_error("listen:\n  - address: 127.0.0.1:25\n    proxy_protocol: true\n",
+	             "t.yaml:2:5: listen: proxy_protocol needs proxy_from (the load balancers' "
+	             "addresses)");
+	assert_error("listen:\n  - address: 127.0.0.1:25\n    proxy_protocol: true\n"
+	             "    proxy_from: [ 10.0.0.1/33, 10.0.0.2 ]\n",
+	             "t.yaml:4:19: listen.proxy_from: \"10.0.0.1/33\" is not an address or CIDR");
+	assert_error("listen:\n  - address: 127.0.0.1:25\n    tls: { cert: /dev/null }\n",
+	             "t.yaml:3:10: listen.tls: \"key\" is missing");
+	assert_error("listen:\n  - address: 127.0.0.1:25\n"
+	             "    tls: { cert: /nonexistent/c.pem, key: /dev/null }\n",
+	             "t.yaml:3:18: listen.tls.cert: \"/nonexistent/c.pem\": No such file or "
+	             "directory");
+	assert_error("listen:\n  - address: 127.0.0.1:25\n"
+	             "    tls: { cert: /dev/null, key: /dev/null, implict: true }\n",
+	             "t.yaml:3:45: unknown key \"implict\" in listen.tls (did you mean "
+	             "\"implicit\"?)");
+	assert_error("backend:\n  tls: sometimes\n",
+	             "t.yaml:2:8: backend.tls: \"sometimes\" is not one of off, opportunistic, "
+	             "required");
+}
+END_TEST
+
 START_TEST(test_include)
 {
 	char dir[] = "/tmp/postern-include.XXXXXX", path[256];
@@ -827,6 +905,7 @@ main(void)
 	tcase_add_test(tc, test_overrides);
 	tcase_add_test(tc, test_refcount);
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_tls_and_proxy);
 	tcase_add_test(tc, test_include);
 	suite_add_tcase(s, tc);
 
