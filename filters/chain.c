@@ -79,6 +79,18 @@ filter_finding(struct filter_call *call, const char *method, const char *result,
 }
 
 void
+filter_finding_reply(struct filter_call *call, const char *reply)
+{
+	struct finding *f;
+
+	if (call->txn->nfindings == 0)
+		return;
+	f = &call->txn->findings[call->txn->nfindings - 1];
+	free(f->reply);
+	f->reply = xstrdup(reply);
+}
+
+void
 filter_verdict(struct filter_call *call, enum action action, const char *reply)
 {
 	struct finding *f = add_finding(call->txn, call->filter->name, call->filter->type->name,

@@ -49,7 +49,8 @@ struct dns_query {
 	void *arg;
 	char *name;
 	int rrtype;
-	int async_id;           /* 0: no attempt outstanding */
+	int async_id;           /* libunbound's, while asking */
+	int asking;             /* an attempt is outstanding */
 	unsigned attempts_left; /* after the current one */
 	struct event *timer;    /* the attempt's timeout, or the delivery of final */
 	enum dns_status final;  /* to deliver from the timer, when no attempt started */
@@ -100,7 +101,7 @@ dns_name_ok(const char *name)
 			label = 0;
 			continue;
 		}
-		if (c <= ' ' || c >= 0x7f || c == '\\' || ++label > DNS_LABEL_MAX)
+		if (c < ' ' || c >= 0x7f || c == '\\' || ++label > DNS_LABEL_MAX)
 			return 0;
 	}
 	return 1;
@@ -266,12 +267,13 @@ attempt(struct dns_query *q, enum dns_status status)
 	struct timeval tv = {.tv_sec = attempt_ms() / 1000,
 	                     .tv_usec = (attempt_ms() % 1000) * 1000};
 
-	if (status == DNS_TEMPFAIL && ub_resolve_async(dns.ctx, q->name, q->rrtype, ns_c_in, q,
-	                                               query_answered, &q->async_id) == 0) {
+	q->asking =
+	        status == DNS_TEMPFAIL && ub_resolve_async(dns.ctx, q->name, q->rrtype, ns_c_in, q,
+	                                                   query_answered, &q->async_id) == 0;
+	if (q->asking) {
 		evtimer_add(q->timer, &tv);
 		return;
 	}
-	q->async_id = 0;
 	q->final = status;
 	event_active(q->timer, EV_TIMEOUT, 1);
 }
@@ -282,7 +284,7 @@ query_answered(void *arg, int err, struct ub_result *result)
 	struct dns_query *q = arg;
 	enum dns_status status = classify(err, result);
 
-	q->async_id = 0;
+	q->asking = 0;
 	evtimer_del(q->timer);
 	if (status == DNS_TEMPFAIL && q->attempts_left > 0) {
 		q->attempts_left--;
@@ -299,13 +301,16 @@ query_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct dns_query *q = arg;
 
-	if (q->async_id == 0) {
+	if (!q->asking) {
 		deliver(q, q->final, NULL);
 		return;
 	}
 	ub_cancel(dns.ctx, q->async_id);
-	q->async_id = 0;
-	log_debug("event=dns_timeout name=%s type=%d attempts_left=%u", q->name, q->rrtype,
+	q->asking = 0;
+	char quoted[300];
+
+	log_debug("event=dns_timeout name=%s type=%d attempts_left=%u",
+	          log_quote(quoted, sizeof(quoted), q->name, strlen(q->name)), q->rrtype,
 	          q->attempts_left);
 	if (q->attempts_left > 0) {
 		q->attempts_left--;
@@ -339,7 +344,7 @@ dns_cancel(struct dns_query *q)
 {
 	if (q == NULL)
 		return;
-	if (q->async_id != 0)
+	if (q->asking)
 		ub_cancel(dns.ctx, q->async_id);
 	event_free(q->timer);
 	free(q->name);
@@ -394,7 +399,8 @@ sync_attempt(const char *name, int rrtype, struct ub_result **result)
 	struct sync_attempt *s = xcalloc(1, sizeof(*s));
 	struct timespec deadline;
 	enum dns_status status = DNS_TEMPFAIL;
-	int id, rc = 0;
+	int id, rc = 0, finished, cancelled;
+	char quoted[300];
 
 	*result = NULL;
 	s->refs = 2; /* ours, the callback's */
@@ -406,14 +412,21 @@ sync_attempt(const char *name, int rrtype, struct ub_result **result)
 	pthread_mutex_lock(&dns.lock);
 	while (!s->finished && rc != ETIMEDOUT)
 		rc = pthread_cond_timedwait(&dns.cond, &dns.lock, &deadline);
-	if (s->finished) {
+	finished = s->finished;
+	if (finished) {
 		status = classify(s->err, s->result);
 		*result = s->result;
 		s->result = NULL;
-	} else if (ub_cancel(dns.ctx, id) == 0) {
-		s->refs--; /* the callback will not come */
-		log_debug("event=dns_timeout name=%s type=%d", name, rrtype);
 	}
+	pthread_mutex_unlock(&dns.lock);
+	/* Unlocked: libunbound takes its own lock, which its callbacks may hold. */
+	cancelled = !finished && ub_cancel(dns.ctx, id) == 0;
+	if (!finished)
+		log_debug("event=dns_timeout name=%s type=%d",
+		          log_quote(quoted, sizeof(quoted), name, strlen(name)), rrtype);
+	pthread_mutex_lock(&dns.lock);
+	if (cancelled)
+		s->refs--; /* the callback will not come */
 	sync_release(s);
 	pthread_mutex_unlock(&dns.lock);
 	return status;
@@ -432,9 +445,11 @@ dns_query_sync(const char *name, int rrtype, struct dns_answer **out)
 	if (dns.ctx == NULL)
 		return DNS_TEMPFAIL;
 	if (pthread_equal(pthread_self(), dns.loop_thread)) {
+		char quoted[300];
+
 		log_err("event=dns_bug reason=\"dns_query_sync on the event loop's thread\" "
 		        "name=%s",
-		        name);
+		        log_quote(quoted, sizeof(quoted), name, strlen(name)));
 		return DNS_TEMPFAIL;
 	}
 	for (unsigned i = 0; i < dns.attempts && status == DNS_TEMPFAIL; i++) {

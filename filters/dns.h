@@ -37,8 +37,9 @@
  *	while attempts and time remain; what remains then is DNS_TEMPFAIL.
  *
  *	dns_name_ok() says whether a name is one we ask for: at most 253
- *	octets without a final dot, labels of 1 to 63 printable octets other
- *	than a backslash (which libunbound would read as an escape).
+ *	octets without a final dot, labels of 1 to 63 printable octets (a
+ *	space is one: SPF macros make such names) other than a backslash
+ *	(which libunbound would read as an escape).
  *
  *	dns_server_parse() turns a server as the configuration writes it,
  *	"IPv4:PORT" or "[IPv6]:PORT" (an address: the resolver cannot look up

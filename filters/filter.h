@@ -5,6 +5,7 @@
  *	#include "filters/filter.h"
  *
  *	filter_finding(call, method, result, score, fmt, ...)
+ *	filter_finding_reply(call, reply)
  *	filter_verdict(call, action, reply)
  *	filter_act(call, action, reply)
  *	filter_error(call, reason)
@@ -32,7 +33,13 @@
  *	filter_finding() records a finding: method ("spf", "dkim", "spam",
  *	"test" ...), result ("pass", "fail", "listed" ...), an optional score
  *	(NAN for none) and a detail text (for logs and Authentication-Results
- *	properties). filter_verdict() is for filters whose answer is itself an
+ *	properties). filter_finding_reply() attaches to the finding the call
+ *	recorded last the reply to give should a policy rule reject on it (a
+ *	5xx reply: "550 5.7.23 SPF fail ...") or tempfail (a 4xx reply); a
+ *	rule whose action is of the other class, or of no class, gives the
+ *	policy's own reply. So a filter knows the words and the enhanced
+ *	status code, and the policy still decides.
+ *	filter_verdict() is for filters whose answer is itself an
  *	action (an external milter's reject, the test filter): a finding whose
  *	policy default is that action, with an optional SMTP reply ("550 5.7.1
  *	text"). filter_act() gives the finding just recorded with
@@ -103,7 +110,9 @@ struct finding {
 	char *detail;
 	double score;       /* NAN: none */
 	enum action action; /* ACTION_NONE unless the filter's answer is an action */
-	char *reply;        /* for that action, or NULL for the policy's reply */
+	char *reply;        /* for that action, or NULL for the policy's reply; with
+	                       ACTION_NONE, for a rule's reject or tempfail: see
+	                       filter_finding_reply() */
 };
 
 enum header_edit_op { HEADER_ADD, HEADER_INSERT, HEADER_CHANGE };
@@ -200,6 +209,7 @@ struct filter_type {
 
 void filter_finding(struct filter_call *call, const char *method, const char *result, double score,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void filter_finding_reply(struct filter_call *call, const char *reply);
 void filter_verdict(struct filter_call *call, enum action action, const char *reply);
 void filter_act(struct filter_call *call, enum action action, const char *reply);
 void filter_error(struct filter_call *call, const char *reason);

@@ -215,18 +215,12 @@ fconf_number(const struct fconf *c, yaml_node_t *node, double *out)
 int
 fconf_bool(const struct fconf *c, yaml_node_t *node, int *out)
 {
-	static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no",
-	                                                                       "off"};
 	const char *s = scalar_of(c, node, "true or false");
 
 	if (s == NULL)
 		return -1;
-	for (size_t i = 0; i < 3; i++) {
-		if (strcmp(s, yes[i]) == 0 || strcmp(s, no[i]) == 0) {
-			*out = strcmp(s, yes[i]) == 0;
-			return 0;
-		}
-	}
+	if (config_bool(s, out) == 0)
+		return 0;
 	fconf_error(c, node, "\"%s\" is not true or false", s);
 	return -1;
 }

@@ -168,17 +168,20 @@ worker_submit(struct worker_pool *pool, worker_fn *work, worker_fn *done, void *
 	return job;
 }
 
-void
+int
 worker_cancel(struct worker_job *job)
 {
 	struct worker_pool *pool = job->pool;
+	int dropped;
 
 	pthread_mutex_lock(&pool->lock);
-	if (job->state == JOB_QUEUED) {
+	dropped = job->state == JOB_QUEUED;
+	if (dropped) {
 		TAILQ_REMOVE(&pool->queued, job, entry);
 		free(job);
 	} else {
 		job->cancelled = 1; /* freed by finished_cb, done() skipped */
 	}
 	pthread_mutex_unlock(&pool->lock);
+	return dropped;
 }

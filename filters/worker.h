@@ -15,7 +15,10 @@
  *
  *	worker_cancel() is for a filter whose call was cancelled (a timeout):
  *	a queued job is dropped, a running one finishes, and in both cases
- *	done() is never called; the pool frees the job. After done() has been
+ *	done() is never called; the pool frees the job. It returns 1 when the
+ *	job was dropped before work() started (arg is the caller's again), 0
+ *	when work() has started (it may still be using arg: the caller must
+ *	leave arg to work() to free, see filters/spf.c). After done() has been
  *	called the job is gone and must not be cancelled.
  *
  *	worker_pool_free() stops the threads after the jobs they are running;
@@ -36,6 +39,6 @@ struct worker_pool *worker_pool_new(struct event_base *base, unsigned threads);
 void worker_pool_free(struct worker_pool *pool);
 struct worker_job *worker_submit(struct worker_pool *pool, worker_fn *work, worker_fn *done,
                                  void *arg);
-void worker_cancel(struct worker_job *job);
+int worker_cancel(struct worker_job *job);
 
 #endif

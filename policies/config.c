@@ -115,6 +115,7 @@ static const int facility_values[] = {LOG_MAIL,   LOG_DAEMON, LOG_LOCAL0, LOG_LO
                                       LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5, LOG_LOCAL6, LOG_LOCAL7};
 
 static const char *check_hostname(const char *name);
+static int in_words(const char *word, const char *const *words);
 static const char *check_directory(const char *path);
 static const char *check_mailbox(const char *address);
 static const char *check_readable(const char *path);
@@ -304,6 +305,18 @@ is_null(const yaml_node_t *node)
 	for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
 		if (strcmp(scalar(node), nulls[i]) == 0)
 			return 1;
+	return 0;
+}
+
+int
+config_bool(const char *text, int *out)
+{
+	if (in_words(text, bool_true))
+		*out = 1;
+	else if (in_words(text, bool_false))
+		*out = 0;
+	else
+		return -1;
 	return 0;
 }
 
@@ -533,13 +546,16 @@ load_value(struct loader *l, const struct field *f, const char *path, yaml_node_
 		return;
 	}
 	switch (f->type) {
-	case F_BOOL:
-		if (in_words(scalar(value), bool_true) || in_words(scalar(value), bool_false))
-			store_number(base, f, in_words(scalar(value), bool_true));
+	case F_BOOL: {
+		int b;
+
+		if (config_bool(scalar(value), &b) == 0)
+			store_number(base, f, (unsigned long long)b);
 		else
 			node_error(l, value, "%s: expected true or false, found \"%s\"", name,
 			           scalar(value));
 		break;
+	}
 	case F_ENUM:
 		load_enum(l, f, name, value, base);
 		break;

@@ -7,6 +7,7 @@
  *	config_load_string(name, text, len, diag)
  *	config_set_listen(cfg, text, diag), config_set_backend(cfg, text, diag)
  *	config_set_dns(cfg, servers, n, diag)
+ *	config_bool(text, out)
  *	config_ref(cfg), config_unref(cfg)
  *	config_diag_add(diag, file, line, column, fmt, ...), config_diag_free(diag)
  * DESCRIPTION
@@ -33,6 +34,9 @@
  *	TLS files (listen[].tls, backend.ca_file) are checked readable here;
  *	the daemon parses them into cfg->tls (proxy/tls.h) and reports what
  *	does not parse at the tls: key's config_pos.
+ *
+ *	config_bool() reads a boolean as the file writes them (true/false,
+ *	yes/no, on/off, any case), for filter types' own keys: 0, or -1.
  *
  *	A config is reference counted: sessions hold the config they started
  *	with while a reload installs a new one. config_unref() frees at zero.
@@ -146,6 +150,7 @@ int config_set_listen(struct config *cfg, const char *text, struct config_diag *
 int config_set_backend(struct config *cfg, const char *text, struct config_diag *diag);
 int config_set_dns(struct config *cfg, const char *const *servers, size_t n,
                    struct config_diag *diag);
+int config_bool(const char *text, int *out);
 struct config *config_ref(struct config *cfg);
 void config_unref(struct config *cfg);
 void config_diag_add(struct config_diag *diag, const char *file, int line, int column,

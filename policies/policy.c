@@ -215,6 +215,18 @@ consider(struct policy_decision *d, enum action action, const char *reply, const
 	snprintf(d->reason, sizeof(d->reason), "%s", why);
 }
 
+/* A filter's reply for a rule's action on its finding, when the class fits. */
+static const char *
+rule_reply(const struct finding *f, enum action action)
+{
+	if (f->action != ACTION_NONE || f->reply == NULL)
+		return NULL;
+	if ((action == ACTION_REJECT && f->reply[0] == '5') ||
+	    (action == ACTION_TEMPFAIL && f->reply[0] == '4'))
+		return f->reply;
+	return NULL;
+}
+
 void
 policy_evaluate(const struct policy *p, const struct finding *f, size_t n,
                 struct policy_decision *d)
@@ -238,7 +250,7 @@ policy_evaluate(const struct policy *p, const struct finding *f, size_t n,
 			    strcmp(p->rules[r].result, f[i].result) != 0)
 				continue;
 			snprintf(why, sizeof(why), "%s=%s", f[i].method, f[i].result);
-			consider(d, p->rules[r].action, NULL, why);
+			consider(d, p->rules[r].action, rule_reply(&f[i], p->rules[r].action), why);
 		}
 	}
 	if (!isnan(d->score)) {

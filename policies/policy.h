@@ -26,7 +26,9 @@
  *	policy_evaluate() fills decision: the most severe of the actions the
  *	rules give for the findings, the actions filters asked for themselves
  *	(filter_verdict), and the spam thresholds applied to the sum of the
- *	scores; the reply to give (the filter's own, else the policy's); and a
+ *	scores; the reply to give (the filter's own: its verdict's, or for a
+ *	rule's reject or tempfail the reply it attached to the finding,
+ *	filter_finding_reply(), when the class fits; else the policy's); and a
  *	reason naming what decided. In monitor mode the decision records that
  *	action but enforce is 0.
  *

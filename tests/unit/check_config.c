@@ -89,7 +89,7 @@ START_TEST(test_defaults)
 }
 END_TEST
 
-/* The shipped default.yaml must load and mean exactly the built-in defaults. */
+/* The shipped default.yaml must load and mean the built-in defaults, plus its SPF policy. */
 START_TEST(test_embedded)
 {
 	struct config *def = assert_loads("");
@@ -115,8 +115,18 @@ START_TEST(test_embedded)
 	ck_assert(memcmp(&emb->log, &def->log, sizeof(def->log)) == 0);
 	ck_assert_str_eq(emb->spool_dir, def->spool_dir);
 	ck_assert_int_eq(emb->bare_newline, def->bare_newline);
-	ck_assert_uint_eq(emb->policies.nfilters, 0);
-	ck_assert_uint_eq(emb->policies.npolicies, 0);
+	ck_assert_uint_eq(emb->dns.timeout_ms, def->dns.timeout_ms);
+	ck_assert_uint_eq(emb->dns.attempts, def->dns.attempts);
+	ck_assert_uint_eq(emb->dns.nservers, 0);
+	/* Its own: the spf filter and the default policy (an empty file has neither). */
+	ck_assert_uint_eq(def->policies.nfilters, 0);
+	ck_assert_uint_eq(def->policies.npolicies, 0);
+	ck_assert_uint_eq(emb->policies.nfilters, 1);
+	ck_assert_str_eq(emb->policies.filters[0]->type->name, "spf");
+	ck_assert_uint_eq(emb->policies.npolicies, 1);
+	ck_assert_str_eq(emb->policies.policies[0].name, "default");
+	ck_assert_uint_eq(emb->policies.policies[0].nchain, 1);
+	ck_assert_uint_eq(emb->policies.policies[0].nrules, 4);
 	config_unref(emb);
 	config_unref(def);
 }
@@ -173,6 +183,20 @@ START_TEST(test_embedded_names_every_key)
 	        "verify_name:",
 	        "auth_over_plaintext:",
 	        "auth:",
+	        "servers:",
+	        "attempts:",
+	        "received_spf:",
+	        "receiver:",
+	        "max_size:",
+	        "command:",
+	        "max_connections:",
+	        "use_action:",
+	        "body_max:",
+	        "literal_mismatch:",
+	        "ours:",
+	        "lists:",
+	        "codes:",
+	        "weight:",
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -507,6 +531,27 @@ START_TEST(test_dns)
 	             "t.yaml:1:18: dns.attempts: 0 is out of range (1 to 10)");
 	assert_error("dns: { retries: 2 }\n", "t.yaml:1:8: unknown key \"retries\" in dns");
 	assert_error("dns: anything\n", "t.yaml:1:6: dns: expected a mapping, found a scalar");
+}
+END_TEST
+
+/* The spf filter type's own keys. */
+START_TEST(test_spf_filter)
+{
+	struct config *cfg = assert_loads("filters:\n  spf: { helo: no, received_spf: yes, "
+	                                  "receiver: mx.test, timeout: 5s }\n");
+
+	ck_assert_uint_eq(cfg->policies.nfilters, 1);
+	ck_assert_uint_eq(cfg->policies.filters[0]->timeout_ms, 5000);
+	config_unref(cfg);
+	assert_error("filters:\n  spf: { helo: maybe }\n",
+	             "t.yaml:2:16: filters.spf.helo: expected true or false");
+	assert_error("filters:\n  spf: { helos: yes }\n",
+	             "t.yaml:2:10: unknown key \"helos\" in spf (the spf type knows helo, "
+	             "received_spf, receiver)");
+	assert_error("filters:\n  spf: { receiver: \"a b\" }\n",
+	             "t.yaml:2:20: filters.spf.receiver: expected a host name");
+	assert_error("filters:\n  check: { type: spf, received_spf: [ 1 ] }\n",
+	             "t.yaml:2:37: filters.check.received_spf: expected true or false");
 }
 END_TEST
 
@@ -894,6 +939,7 @@ main(void)
 	tcase_add_test(tc, test_ranges);
 	tcase_add_test(tc, test_unknown_keys);
 	tcase_add_test(tc, test_dns);
+	tcase_add_test(tc, test_spf_filter);
 	tcase_add_test(tc, test_types);
 	tcase_add_test(tc, test_empty_values);
 	tcase_add_test(tc, test_addresses);
