@@ -70,7 +70,7 @@ engine_conf_key(const struct fconf *c, struct engine_conf *e, const char *key, y
 	char *text = NULL, err[200];
 
 	if (fconf_string(c, value, &text) == 0 && parse_address(e, text, err, sizeof(err)) < 0)
-		fconf_error(c, value, "\"%s\": %s", text, err);
+		fconf_error(c, value, "%s", err);
 	free(text);
 	return 0;
 }

@@ -203,6 +203,7 @@ load_rule(struct fconf *c, const struct rules_conf *rc, yaml_node_t *node, struc
 			load_nets(c, v, r);
 		} else if (kind != RULE_NONE) {
 			set_kind(c, k, r, kind);
+			pcre2_code_free(r->re); /* a rule with two kinds: reported above */
 			r->re = compile(c, v, rc->cc);
 		} else if (strcmp(name, "pattern") == 0) {
 			pattern = v;
@@ -227,6 +228,7 @@ load_rule(struct fconf *c, const struct rules_conf *rc, yaml_node_t *node, struc
 	if (r->kind == RULE_HEADER && pattern != NULL) {
 		snprintf(key, sizeof(key), "rules[%zu].pattern", index);
 		c->key = key;
+		pcre2_code_free(r->re);
 		r->re = compile(c, pattern, rc->cc);
 	} else if (pattern != NULL) {
 		snprintf(key, sizeof(key), "rules[%zu].pattern", index);
