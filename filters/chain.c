@@ -15,6 +15,8 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "filters/chain.h"
+#include "filters/header_edit.h"
+#include "proxy/spool.h"
 
 struct chain {
 	struct filter *const *filters;
@@ -156,6 +158,103 @@ filter_header_change(struct filter_call *call, const char *name, unsigned index,
 	add_edit(call->txn, HEADER_CHANGE, name, index, value);
 }
 
+static void
+add_envelope(struct filter_call *call, enum envelope_edit_op op, const char *address,
+             const char *args)
+{
+	struct filter_txn *txn = call->txn;
+
+	if (call->stage != FILTER_EOM) {
+		/* Too late or too early to re-send: a contract broken by the filter. */
+		log_err("event=filter_bug filter=%s stage=%d reason=\"envelope edit outside EOM\"",
+		        call->filter->name, call->stage);
+		return;
+	}
+	txn->envelope = xrealloc(txn->envelope, (txn->nenvelope + 1) * sizeof(*txn->envelope));
+	txn->envelope[txn->nenvelope++] = (struct envelope_edit){
+	        .op = op, .address = xstrdup(address), .args = args ? xstrdup(args) : NULL};
+}
+
+void
+filter_sender_change(struct filter_call *call, const char *address, const char *args)
+{
+	add_envelope(call, ENVELOPE_SENDER, address, args);
+}
+
+void
+filter_rcpt_add(struct filter_call *call, const char *address, const char *args)
+{
+	add_envelope(call, ENVELOPE_RCPT_ADD, address, args);
+}
+
+void
+filter_rcpt_delete(struct filter_call *call, const char *address)
+{
+	add_envelope(call, ENVELOPE_RCPT_DELETE, address, NULL);
+}
+
+int
+filter_body_replace(struct filter_call *call, const char *data, size_t len, int first)
+{
+	struct filter_txn *txn = call->txn;
+
+	if (call->stage != FILTER_EOM)
+		return -1;
+	if (first || txn->new_body == NULL) {
+		if (txn->new_body != NULL)
+			spool_free(txn->new_body);
+		txn->new_body = spool_new(txn->spool_memory, txn->spool_dir);
+	}
+	return spool_write(txn->new_body, data, len);
+}
+
+void
+filter_message_header(const struct filter_txn *txn, struct evbuffer *out)
+{
+	header_edits_apply(txn->header_block ? txn->header_block : "", txn->header_len, txn->edits,
+	                   txn->nedits, out);
+}
+
+ssize_t
+filter_message_body(const struct filter_txn *txn, size_t offset, void *buf, size_t len)
+{
+	if (txn->new_body != NULL)
+		return spool_read(txn->new_body, offset, buf, len);
+	if (txn->read_message == NULL)
+		return 0;
+	return filter_read_message(txn, txn->body_offset + offset, buf, len);
+}
+
+void
+filter_txn_carry(struct filter_txn *to, const struct filter_txn *from)
+{
+	for (size_t i = 0; i < from->nfindings; i++) {
+		const struct finding *f = &from->findings[i];
+		struct finding *c = add_finding(to, f->filter, f->method, f->result);
+
+		c->detail = f->detail ? xstrdup(f->detail) : NULL;
+		c->score = f->score;
+		c->action = f->action;
+		c->reply = f->reply ? xstrdup(f->reply) : NULL;
+	}
+}
+
+static void
+free_finding(struct finding *f)
+{
+	free(f->method);
+	free(f->result);
+	free(f->detail);
+	free(f->reply);
+}
+
+void
+filter_txn_drop_findings(struct filter_txn *txn, size_t first)
+{
+	while (txn->nfindings > first)
+		free_finding(&txn->findings[--txn->nfindings]);
+}
+
 void
 filter_txn_clear(struct filter_txn *txn)
 {
@@ -166,15 +265,19 @@ filter_txn_clear(struct filter_txn *txn)
 	free(txn->edits);
 	txn->edits = NULL;
 	txn->nedits = 0;
-	for (size_t i = 0; i < txn->nfindings; i++) {
-		free(txn->findings[i].method);
-		free(txn->findings[i].result);
-		free(txn->findings[i].detail);
-		free(txn->findings[i].reply);
+	for (size_t i = 0; i < txn->nenvelope; i++) {
+		free(txn->envelope[i].address);
+		free(txn->envelope[i].args);
 	}
+	free(txn->envelope);
+	txn->envelope = NULL;
+	txn->nenvelope = 0;
+	if (txn->new_body != NULL)
+		spool_free(txn->new_body);
+	txn->new_body = NULL;
+	filter_txn_drop_findings(txn, 0);
 	free(txn->findings);
 	txn->findings = NULL;
-	txn->nfindings = 0;
 	for (size_t i = 0; i < FILTER_CHAIN_MAX; i++) {
 		const struct filter *f = txn->state_owner[i];
 
@@ -200,6 +303,51 @@ state_slot(struct filter_txn *txn, size_t index, const struct filter *f)
 	return &txn->state[index];
 }
 
+/* The filter's slot in the session, made at its first run there. */
+static void **
+session_slot(struct filter_session *fs, const struct filter *f)
+{
+	if (fs == NULL)
+		return NULL;
+	for (size_t i = 0; i < fs->nslots; i++)
+		if (fs->slots[i].filter == f)
+			return &fs->slots[i].state;
+	fs->slots = xrealloc(fs->slots, (fs->nslots + 1) * sizeof(*fs->slots));
+	fs->slots[fs->nslots] = (struct filter_session_slot){.filter = f};
+	return &fs->slots[fs->nslots++].state;
+}
+
+void
+chain_notify(struct filter_txn *txn, enum filter_stage stage)
+{
+	struct filter_call call = {.stage = stage, .txn = txn};
+	struct filter_session *fs = txn->session;
+
+	for (size_t i = 0; fs != NULL && i < fs->nslots; i++) {
+		const struct filter *f = fs->slots[i].filter;
+
+		if (!(f->type->stages & FILTER_STAGE(stage)))
+			continue;
+		call.filter = f;
+		call.session_state = &fs->slots[i].state;
+		f->type->run(&call);
+	}
+}
+
+void
+filter_session_end(struct filter_session *fs)
+{
+	for (size_t i = 0; i < fs->nslots; i++) {
+		const struct filter *f = fs->slots[i].filter;
+
+		if (f->type->session_end && fs->slots[i].state)
+			f->type->session_end(f, fs->slots[i].state);
+	}
+	free(fs->slots);
+	fs->slots = NULL;
+	fs->nslots = 0;
+}
+
 /* Run filters until one is pending or all are done; returns 1 when all are done. */
 static int
 advance(struct chain *c)
@@ -212,6 +360,7 @@ advance(struct chain *c)
 			continue;
 		c->call.filter = f;
 		c->call.state = state_slot(c->call.txn, index, f);
+		c->call.session_state = session_slot(c->call.txn->session, f);
 		c->call.scratch = NULL;
 		c->pending = 1;
 		c->in_run = 1;
@@ -304,6 +453,7 @@ chain_feed(struct filter *const *filters, size_t n, enum filter_stage stage, str
 			continue;
 		call.filter = filters[i];
 		call.state = state_slot(txn, i, filters[i]);
+		call.session_state = session_slot(txn->session, filters[i]);
 		if (filters[i]->type->run(&call) == FILTER_PENDING) {
 			/* A contract broken by the filter, not by the network. */
 			log_err("event=filter_bug filter=%s stage=%d reason=\"pending in a "

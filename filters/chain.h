@@ -7,6 +7,10 @@
  *	chain_feed(filters, n, stage, txn, data, len)
  *	chain_stages(filters, n)
  *	chain_loop_end(filters, n)
+ *	chain_notify(txn, stage)
+ *	filter_session_end(session)
+ *	filter_txn_carry(to, from), filter_txn_drop_findings(txn, first)
+ *	filter_txn_clear(txn)
  * DESCRIPTION
  *	env names the event loop and the worker pool filters may use.
  *	chain_run() calls, in order, every filter in the list that implements
@@ -24,6 +28,23 @@
  *	chain_stages() is the union of the stages the filters implement.
  *	chain_loop_end() tells every filter that the event loop it ran on is
  *	about to be freed (filter_type's loop_end).
+ *
+ *	chain_notify() gives a notice (FILTER_ABORT, FILTER_CLOSE) to every
+ *	filter that ran in txn's session and implements it, at once, in the
+ *	order they first ran; call->state is NULL there, session_state is the
+ *	filter's session slot.
+ *
+ *	Every stage run with a txn whose session is set (struct
+ *	filter_session, zeroed by the caller, one per client session) gives
+ *	each filter its session slot; filter_session_end() at the end of the
+ *	session calls each type's session_end() for the state kept there and
+ *	forgets the slots. Call chain_notify(FILTER_CLOSE) first.
+ *
+ *	filter_txn_carry() copies from's findings into to (a session's CONNECT
+ *	and HELO findings into each transaction). filter_txn_drop_findings()
+ *	forgets the findings from index first on. filter_txn_clear() frees
+ *	what a transaction's filters left: findings, header and envelope
+ *	edits, a replacement body, each filter's state (txn_end()).
  *
  *	chain_cancel() stops a running chain (the session is going away);
  *	done() is then never called.
@@ -52,6 +73,10 @@ void chain_feed(struct filter *const *filters, size_t n, enum filter_stage stage
                 struct filter_txn *txn, const char *data, size_t len);
 unsigned chain_stages(struct filter *const *filters, size_t n);
 void chain_loop_end(struct filter *const *filters, size_t n);
+void chain_notify(struct filter_txn *txn, enum filter_stage stage);
+void filter_session_end(struct filter_session *session);
+void filter_txn_carry(struct filter_txn *to, const struct filter_txn *from);
+void filter_txn_drop_findings(struct filter_txn *txn, size_t first);
 void filter_txn_clear(struct filter_txn *txn);
 
 #endif

@@ -11,6 +11,12 @@
  *	filter_error(call, reason)
  *	filter_done(call)
  *	filter_read_message(txn, offset, buf, len)
+ *	filter_header_add(call, name, value), filter_header_insert(call, index, name, value)
+ *	filter_header_change(call, name, index, value)
+ *	filter_sender_change(call, address, args)
+ *	filter_rcpt_add(call, address, args), filter_rcpt_delete(call, address)
+ *	filter_body_replace(call, data, len, first)
+ *	filter_message_header(txn, out), filter_message_body(txn, offset, buf, len)
  * DESCRIPTION
  *	A filter is a mechanism: it looks at the transaction and reports
  *	findings ("spf=fail", "spam score 7.3"); a policy (policies/policy.h)
@@ -54,13 +60,54 @@
  *	returns how many (0 at the end), or -1 where there is no message. It
  *	reads a file or memory at once and never waits for the network.
  *
- *	A filter that keeps something per transaction (a hash context, a
- *	connection) puts it in *call->state and frees it in txn_end().
+ *	FILTER_CONNECT and FILTER_HELO run for the policy chosen from the
+ *	client alone (no sender, no recipient); their findings decide that
+ *	stage (a reject or tempfail refuses the connection or the HELO) and
+ *	are carried into every transaction of the session, so that they count
+ *	at the end of the message too.
+ *
+ *	FILTER_ABORT and FILTER_CLOSE are notices, given by chain_notify() to
+ *	every filter that ran in the session (chain.h), and must finish at
+ *	once: ABORT when a transaction ends before its FILTER_EOM ran (RSET,
+ *	HELO, a refused MAIL or RCPT, a lost backend, the session ending), CLOSE
+ *	when the session ends. Their findings are not used.
+ *
+ *	A filter that keeps something per transaction (a hash context) puts it
+ *	in *call->state and frees it in txn_end(). What lives as long as the
+ *	client's session (an external milter's connection, reused by each
+ *	transaction) goes in *call->session_state, one slot per filter
+ *	instance and session (whichever policy's chain runs it), freed by
+ *	session_end() when the session ends. session_state is NULL where there
+ *	is no session (postern --explain gives one; chain_feed always has one
+ *	when the txn has).
  *
  *	filter_header_add(), _insert() and _change() propose header edits, as
  *	milter's SMFIR_ADDHEADER, SMFIR_INSHEADER and SMFIR_CHGHEADER do (a NULL
  *	value deletes); they are applied, in order, to the message the backend
  *	receives (filters/header_edit.h) unless the policy refuses it.
+ *
+ *	Envelope edits, as milter's SMFIR_CHGFROM, SMFIR_ADDRCPT(_PAR) and
+ *	SMFIR_DELRCPT: filter_sender_change() gives the sender the backend
+ *	will see (address without <>, "" for the null sender; args: ESMTP
+ *	parameters or NULL, which keeps the client's), filter_rcpt_add() adds
+ *	a recipient (with ESMTP parameters or NULL) and filter_rcpt_delete()
+ *	removes one (compared without <> and case-insensitively). They are
+ *	only applied when made at FILTER_EOM: the session then re-sends the
+ *	transaction to the backend (RSET, MAIL, the RCPTs) before the message.
+ *
+ *	filter_body_replace() replaces the message body (SMFIR_REPLBODY): the
+ *	call with first set starts a new body, the next ones append to it
+ *	(CRLF lines); it returns 0, or -1 when the body cannot be stored (the
+ *	filter then reports an error). Only at FILTER_EOM.
+ *
+ *	At FILTER_EOM a filter that must see the message as the filters before
+ *	it left it (an external milter, which gets it whole at the end)
+ *	reads it with filter_message_header(), the header block with every
+ *	header edit so far applied (CRLF lines, no empty line; postern's own
+ *	Authentication-Results come later), and filter_message_body(), the
+ *	current body (the replacement, if any, else the received one through
+ *	filter_read_message() from body_offset on) from offset on: the octets
+ *	read, 0 at the end, -1 on a read error.
  *
  *	Adding a filter is adding a file: a struct filter_type and one line in
  *	filters/registry.c. The session never learns filter names.
@@ -72,6 +119,8 @@
 #include <sys/types.h>
 
 struct event_base;
+struct evbuffer;
+struct spool;
 struct filter_call;
 struct worker_pool;
 
@@ -85,6 +134,8 @@ enum filter_stage {
 	FILTER_EOH,    /* the end of the header */
 	FILTER_BODY,   /* a chunk of the body, as it streams: call->data, call->len */
 	FILTER_EOM,    /* the whole message is spooled; headers are parsed */
+	FILTER_ABORT,  /* notice: the transaction ends before its EOM ran */
+	FILTER_CLOSE,  /* notice: the session ends */
 	FILTER_STAGES
 };
 #define FILTER_STAGE(s) (1u << (s))
@@ -124,6 +175,25 @@ struct header_edit {
 	unsigned index;
 };
 
+enum envelope_edit_op { ENVELOPE_SENDER, ENVELOPE_RCPT_ADD, ENVELOPE_RCPT_DELETE };
+
+struct envelope_edit {
+	enum envelope_edit_op op;
+	char *address; /* without <> */
+	char *args;    /* ESMTP parameters, or NULL */
+};
+
+/* What lives as long as the client's session, per filter instance. */
+struct filter_session_slot {
+	const struct filter *filter;
+	void *state;
+};
+
+struct filter_session {
+	struct filter_session_slot *slots; /* every filter that ran in the session */
+	size_t nslots;
+};
+
 /* A policy's chain is at most this long (checked when the configuration loads). */
 #define FILTER_CHAIN_MAX 32
 
@@ -132,10 +202,14 @@ struct filter_txn {
 	const char *client_addr;
 	int client_port;
 	const char *helo;
-	const char *local_name; /* our host name (hostname:), which a client must not claim */
-	const char *local_addr; /* the address the client connected to, "" if not known */
-	const char *mail_from;  /* without <>, "" for the null sender */
-	const char *rcpt;       /* FILTER_RCPT: the recipient being checked */
+	const char *local_name;  /* our host name (hostname:), which a client must not claim */
+	const char *local_addr;  /* the address the client connected to, "" if not known */
+	int local_port;          /* and its port, 0 if not known */
+	const char *queue_id;    /* names the transaction in logs, as an MTA's queue id */
+	const char *mail_from;   /* without <>, "" for the null sender */
+	const char *mail_params; /* MAIL's ESMTP parameters, space separated, or NULL */
+	const char *rcpt;        /* FILTER_RCPT: the recipient being checked */
+	const char *rcpt_params; /* FILTER_RCPT: its ESMTP parameters, or NULL */
 	const char *const *rcpts;
 	size_t nrcpt;
 	const char *header_block; /* FILTER_EOM: the message header, CRLF lines */
@@ -160,6 +234,13 @@ struct filter_txn {
 	const char *auth_user;
 	const char *tls_version;
 	const char *tls_cipher;
+	struct envelope_edit *envelope; /* FILTER_EOM: in the order filters made them */
+	size_t nenvelope;
+	struct filter_session *session; /* NULL: none */
+	size_t body_offset;             /* FILTER_EOM: where the message's body begins */
+	struct spool *new_body;         /* a replacement body, or NULL */
+	size_t spool_memory;            /* for new_body: as config limits.spool_memory */
+	const char *spool_dir;
 	/* Per filter of the chain: what it keeps for this transaction (call->state). */
 	void *state[FILTER_CHAIN_MAX];
 	const struct filter *state_owner[FILTER_CHAIN_MAX];
@@ -180,6 +261,7 @@ struct filter_call {
 	struct event_base *base;
 	struct worker_pool *workers; /* for work that blocks: filters/worker.h */
 	void **state;                /* this filter's slot for this transaction; NULL at first */
+	void **session_state;        /* this filter's slot for the session, or NULL: no session */
 	const char *data;            /* FILTER_HEADER, FILTER_BODY */
 	size_t len;
 	void *private; /* the chain's */
@@ -205,6 +287,8 @@ struct filter_type {
 	 * --explain runs a loop of its own); free what is tied to it, such as kept-alive
 	 * connections. destroy() must do the same. */
 	void (*loop_end)(struct filter *filter);
+	/* The session ends: free what run() kept in *call->session_state. */
+	void (*session_end)(const struct filter *filter, void *state);
 };
 
 void filter_finding(struct filter_call *call, const char *method, const char *result, double score,
@@ -220,6 +304,12 @@ void filter_header_insert(struct filter_call *call, unsigned index, const char *
                           const char *value);
 void filter_header_change(struct filter_call *call, const char *name, unsigned index,
                           const char *value);
+void filter_sender_change(struct filter_call *call, const char *address, const char *args);
+void filter_rcpt_add(struct filter_call *call, const char *address, const char *args);
+void filter_rcpt_delete(struct filter_call *call, const char *address);
+int filter_body_replace(struct filter_call *call, const char *data, size_t len, int first);
+void filter_message_header(const struct filter_txn *txn, struct evbuffer *out);
+ssize_t filter_message_body(const struct filter_txn *txn, size_t offset, void *buf, size_t len);
 
 const struct filter_type *filter_type_find(const char *name);
 const char *action_name(enum action action);

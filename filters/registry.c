@@ -12,6 +12,7 @@
 #include "filters/filter.h"
 
 extern const struct filter_type spf_filter_type;
+extern const struct filter_type milter_filter_type;
 #ifdef POSTERN_TEST_FILTER
 extern const struct filter_type test_filter_type;
 #endif
@@ -24,6 +25,7 @@ extern const struct filter_type rspamd_filter_type;
 /* clang-format off: one line per type, so that adding one is a one-line change */
 static const struct filter_type *const types[] = {
         &spf_filter_type,
+        &milter_filter_type,
 #ifdef POSTERN_TEST_FILTER
         &test_filter_type,
 #endif

@@ -5,6 +5,12 @@
  *	Does what the message tells it, so integration tests can drive every
  *	action through a real postern:
  *
+ *	CONNECT: logged (event=test_connect), so tests see the stage ran.
+ *	HELO: a name starting with "reject-helo" gets a reject verdict; one
+ *	starting with "finding-helo" a finding test=helo (carried into each
+ *	transaction of the session).
+ *	ABORT, CLOSE: logged (event=test_notice stage=abort|close), so tests
+ *	see the notices.
  *	MAIL: a sender whose local part is "reject-mail" or "tempfail-mail"
  *	gets that verdict.
  *	RCPT: a recipient whose local part starts with "reject" or "tempfail"
@@ -14,8 +20,11 @@
  *	method "spam" with score N), "delay=MS" (answer MS milliseconds later,
  *	from the event loop), "result=METHOD:RESULT" (a finding, for policy
  *	rules), "add=NAME:VALUE", "insert=NAME:VALUE" (as the first field),
- *	"delete=NAME" (its first field) for header edits, "count" (a finding test=counted with the
- *header fields and body octets the streaming stages saw).
+ *	"delete=NAME" (its first field) for header edits, "count" (a finding
+ *	test=counted with the header fields and body octets the streaming
+ *	stages saw), "from=ADDR" (a new sender), "addrcpt=ADDR",
+ *	"delrcpt=ADDR" (envelope edits), "body=TEXT" (the body becomes TEXT
+ *	and CRLF).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -24,6 +33,7 @@
 
 #include <event2/event.h>
 
+#include "common/log.h"
 #include "filters/filter.h"
 
 static int
@@ -117,6 +127,16 @@ eom(struct filter_call *call)
 				filter_header_insert(call, 0, w + 7, colon + 1);
 		} else if (strncmp(w, "delete=", 7) == 0) {
 			filter_header_change(call, w + 7, 1, NULL);
+		} else if (strncmp(w, "from=", 5) == 0) {
+			filter_sender_change(call, w + 5, NULL);
+		} else if (strncmp(w, "addrcpt=", 8) == 0) {
+			filter_rcpt_add(call, w + 8, NULL);
+		} else if (strncmp(w, "delrcpt=", 8) == 0) {
+			filter_rcpt_delete(call, w + 8);
+		} else if (strncmp(w, "body=", 5) == 0) {
+			if (filter_body_replace(call, w + 5, strlen(w + 5), 1) < 0 ||
+			    filter_body_replace(call, "\r\n", 2, 0) < 0)
+				filter_finding(call, "error", "body", NAN, "cannot store the body");
 		} else if (strcmp(w, "count") == 0) {
 			struct counts *c = counts_of(call);
 
@@ -140,6 +160,21 @@ test_run(struct filter_call *call)
 	const struct filter_txn *txn = call->txn;
 
 	switch (call->stage) {
+	case FILTER_CONNECT:
+		log_info("event=test_connect filter=%s client=%s", call->filter->name,
+		         txn->client_addr);
+		return FILTER_DONE;
+	case FILTER_HELO:
+		if (local_part_starts(txn->helo, "reject-helo"))
+			filter_verdict(call, ACTION_REJECT, "550 5.7.1 test filter: HELO refused");
+		else if (local_part_starts(txn->helo, "finding-helo"))
+			filter_finding(call, "test", "helo", NAN, "helo %s", txn->helo);
+		return FILTER_DONE;
+	case FILTER_ABORT:
+	case FILTER_CLOSE:
+		log_info("event=test_notice filter=%s stage=%s", call->filter->name,
+		         call->stage == FILTER_ABORT ? "abort" : "close");
+		return FILTER_DONE;
 	case FILTER_MAIL:
 		if (local_part_starts(txn->mail_from, "reject-mail@"))
 			filter_verdict(call, ACTION_REJECT,
@@ -180,7 +215,9 @@ test_cancel(struct filter_call *call)
 
 const struct filter_type test_filter_type = {
         .name = "test",
-        .stages = FILTER_STAGE(FILTER_MAIL) | FILTER_STAGE(FILTER_RCPT) |
+        .stages = FILTER_STAGE(FILTER_CONNECT) | FILTER_STAGE(FILTER_HELO) |
+                  FILTER_STAGE(FILTER_ABORT) | FILTER_STAGE(FILTER_CLOSE) |
+                  FILTER_STAGE(FILTER_MAIL) | FILTER_STAGE(FILTER_RCPT) |
                   FILTER_STAGE(FILTER_HEADER) | FILTER_STAGE(FILTER_EOH) |
                   FILTER_STAGE(FILTER_BODY) | FILTER_STAGE(FILTER_EOM),
         .run = test_run,

@@ -119,6 +119,7 @@ static int in_words(const char *word, const char *const *words);
 static const char *check_directory(const char *path);
 static const char *check_mailbox(const char *address);
 static const char *check_readable(const char *path);
+static const char *check_milter_socket(const char *socket);
 static void load_fields(struct loader *l, yaml_node_t *node, const char *path,
                         const struct field *fields, void *base);
 static void load_listen(struct loader *l, yaml_node_t *node);
@@ -207,6 +208,11 @@ static const struct field dns_fields[] = {
         {NUMBER("attempts", F_UINT, dns.attempts, 1, 10)},
         {.key = NULL},
 };
+
+static const struct field milter_fields[] = {
+        {STRING("socket", milter_socket, check_milter_socket)},
+        {.key = NULL},
+};
 static const struct field quarantine_fields[] = {
         {STRING("directory", quarantine_dir, check_directory)},
         {STRING("mailbox", quarantine_mailbox, check_mailbox)},
@@ -233,6 +239,8 @@ static const struct field root_fields[] = {
         {STRING("authserv_id", authserv_id, check_hostname)},
         {LOAD("quarantine", load_quarantine)},
         {SECTION("dns", dns_fields)},
+        /* postern-milter's own (milter/): postern ignores it. */
+        {SECTION("milter", milter_fields)},
         {.key = NULL},
 };
 
@@ -651,6 +659,18 @@ static const char *
 check_directory(const char *path)
 {
 	return access(path, W_OK | X_OK) < 0 ? strerror(errno) : NULL;
+}
+
+/* As libmilter's smfi_setconn() takes them, or inet:HOST:PORT as Postfix writes them. */
+static const char *
+check_milter_socket(const char *socket)
+{
+	static const char *const kinds[] = {"inet:", "inet6:", "unix:", "local:"};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strncmp(socket, kinds[i], strlen(kinds[i])) == 0 && socket[strlen(kinds[i])])
+			return NULL;
+	return "not inet:HOST:PORT, inet:PORT@HOST, inet6:PORT@HOST or unix:PATH";
 }
 
 static const char *
@@ -1273,6 +1293,7 @@ config_unref(struct config *cfg)
 	free(cfg->authserv_id);
 	free(cfg->quarantine_dir);
 	free(cfg->quarantine_mailbox);
+	free(cfg->milter_socket);
 	free(cfg->backend.text);
 	free(cfg->backend.ca_file);
 	free(cfg->backend.verify_name);

@@ -113,6 +113,7 @@ struct config {
 	char *authserv_id;        /* Authentication-Results; default: hostname */
 	char *quarantine_dir;     /* quarantine: { directory: } or NULL */
 	char *quarantine_mailbox; /* quarantine: { mailbox: } or NULL */
+	char *milter_socket;      /* milter: { socket: }, postern-milter's, or NULL */
 	struct config_listen *listen;
 	size_t nlisten;
 	int listen_from_cli; /* config_set_listen() was called */

@@ -3,8 +3,9 @@
  *	config_policies - the filters: and policies: sections
  * DESCRIPTION
  *	filters: maps an instance name to its settings: type (default: the
- *	name itself), timeout (30s), on_error (continue | tempfail | reject),
- *	and the type's own keys, which the type reads (filter.h, configure).
+ *	name itself, or milter when the settings have a milter: key), timeout (30s), on_error
+ *(continue or accept | tempfail | reject), and the type's own keys, which the type reads (filter.h,
+ *configure).
  *
  *	policies: is a list; each policy has name, match (rcpt, rcpt_domain,
  *	sender, sender_domain, client, authenticated), mode (enforce |
@@ -75,6 +76,9 @@ load_filter(struct loader *l, struct filter *f, yaml_node_t *name, yaml_node_t *
 		    expect(l, value, YAML_SCALAR_NODE, "type") == 0) {
 			type = scalar(value);
 			type_node = value;
+		} else if (strcmp(scalar(key), "milter") == 0 && type == scalar(name)) {
+			/* "opendkim: { milter: inet:... }" names an external milter (DESIGN.md). */
+			type = "milter";
 		} else if (strcmp(scalar(key), "timeout") == 0 &&
 		           expect(l, value, YAML_SCALAR_NODE, "timeout") == 0) {
 			if (parse_duration(scalar(value), &ms) < 0 || ms == 0 || ms > 0xffffffffULL)
@@ -84,18 +88,20 @@ load_filter(struct loader *l, struct filter *f, yaml_node_t *name, yaml_node_t *
 				f->timeout_ms = (unsigned)ms;
 		} else if (strcmp(scalar(key), "on_error") == 0 &&
 		           expect(l, value, YAML_SCALAR_NODE, "on_error") == 0) {
-			static const char *const names[] = {"continue", "tempfail", "reject"};
+			/* "accept" as milter users write it (Postfix's milter_default_action). */
+			static const char *const names[] = {"continue", "tempfail", "reject",
+			                                    "accept"};
 			size_t i;
 
 			for (i = 0; i < NELEM(names) && strcmp(names[i], scalar(value)); i++)
 				;
 			if (i == NELEM(names))
 				node_error(l, value,
-				           "filters.%s.on_error: \"%s\" is not one of continue, "
-				           "tempfail, reject",
+				           "filters.%s.on_error: \"%s\" is not one of continue "
+				           "(or accept), tempfail, reject",
 				           f->name, scalar(value));
 			else
-				f->on_error = (enum filter_on_error)i;
+				f->on_error = i == 3 ? ON_ERROR_CONTINUE : (enum filter_on_error)i;
 		}
 	}
 	f->type = filter_type_find(type);

@@ -368,3 +368,27 @@ policy_set_free(struct policy_set *set)
 	free(set->filters);
 	memset(set, 0, sizeof(*set));
 }
+
+size_t
+policy_log(const struct policy *p, enum action action, const struct finding *findings, size_t n,
+           char *buf, size_t size)
+{
+	size_t o = 0;
+
+	if (p == NULL || (p->nchain == 0 && n == 0))
+		return 0;
+	o += (size_t)snprintf(buf + o, size - o, " policy=%s%s action=%s findings=", p->name,
+	                      p->monitor ? "(monitor)" : "",
+	                      action_name(action ? action : ACTION_ACCEPT));
+	for (size_t i = 0; i < n && o < size; i++) {
+		const struct finding *f = &findings[i];
+
+		o += (size_t)snprintf(buf + o, size - o, "%s%s.%s=%s", i ? "," : "", f->filter,
+		                      f->method, f->result);
+		if (!isnan(f->score) && o < size)
+			o += (size_t)snprintf(buf + o, size - o, "(%.1f)", f->score);
+	}
+	if (n == 0 && o < size)
+		o += (size_t)snprintf(buf + o, size - o, "-");
+	return o < size ? o : size - 1;
+}

@@ -7,6 +7,7 @@
  *	policy_select(set, subject)
  *	policy_evaluate(policy, findings, n, decision)
  *	policy_headers(decision, authserv_id, findings, n, out)
+ *	policy_log(policy, action, findings, n, buf, size)
  *	policy_set_free(set)
  * DESCRIPTION
  *	A policy maps findings to one action for a transaction. It has a
@@ -39,6 +40,11 @@
  *	sum) and X-Spam-Status ("Yes" at or above the tag threshold, the
  *	thresholds, and each scored finding as FILTER.RESULT(SCORE)), as
  *	SpamAssassin writes them, for the mail store's filters.
+ *
+ *	policy_log() formats the decision for a transaction's log line, the
+ *	same in postern and postern-milter: " policy=NAME action=ACTION
+ *	findings=FILTER.METHOD=RESULT(SCORE),..."; nothing for a policy
+ *	without filters and findings. Returns the length written.
  */
 #ifndef POSTERN_POLICY_H
 #define POSTERN_POLICY_H
@@ -110,6 +116,8 @@ void policy_evaluate(const struct policy *p, const struct finding *findings, siz
 struct evbuffer;
 void policy_headers(const struct policy_decision *d, const char *authserv_id,
                     const struct finding *findings, size_t n, struct evbuffer *out);
+size_t policy_log(const struct policy *p, enum action action, const struct finding *findings,
+                  size_t n, char *buf, size_t size);
 int cidr_parse(const char *text, struct cidr *out);
 int cidr_match(const struct cidr *c, const struct sockaddr *sa);
 void policy_set_free(struct policy_set *set);

@@ -153,6 +153,7 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 	struct header_reader hr = {0};
 	int blocked = 0;
 	char err[256];
+	struct filter_session fsession = {0};
 
 	if (read_message(req->file, msg, out) < 0) {
 		evbuffer_free(msg);
@@ -167,22 +168,43 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 		ss.ss_family = AF_INET;
 	else if (inet_pton(AF_INET6, req->client_ip, &((struct sockaddr_in6 *)&ss)->sin6_addr))
 		ss.ss_family = AF_INET6;
-	r.txn = (struct filter_txn){.client_addr = req->client_ip,
+	r.txn = (struct filter_txn){.session = &fsession,
+	                            .client_addr = req->client_ip,
 	                            .helo = req->helo,
 	                            .local_name = cfg->hostname,
 	                            .local_addr = "",
 	                            .mail_from = req->from,
 	                            .rcpts = req->rcpts,
 	                            .nrcpt = req->nrcpt};
-	struct policy_subject subject = {
-	        .sender = req->from, .client = (struct sockaddr *)&ss, .authenticated = 0};
+	struct policy_subject subject = {.client = (struct sockaddr *)&ss, .authenticated = 0};
 	const struct policy *p = policy_select(&cfg->policies, &subject);
 
-	fprintf(out, "MAIL FROM:<%s> from %s (helo %s)\n  policy: %s%s\n", req->from,
-	        req->client_ip, req->helo, p->name, p->monitor ? " (monitor)" : "");
-	run_stage(&r, p, FILTER_MAIL);
+	/* As the session: CONNECT and HELO for the policy chosen from the client alone. */
+	fprintf(out, "connect from %s\n  policy: %s%s\n", req->client_ip, p->name,
+	        p->monitor ? " (monitor)" : "");
+	run_stage(&r, p, FILTER_CONNECT);
 	print_findings(&r, 0);
 	blocked = print_decision(&r, p, 0, &d);
+	size_t helo_first = r.txn.nfindings;
+
+	if (!blocked) {
+		fprintf(out, "HELO %s\n", req->helo);
+		run_stage(&r, p, FILTER_HELO);
+		print_findings(&r, helo_first);
+		blocked = print_decision(&r, p, helo_first, &d);
+	}
+	subject.sender = req->from;
+	p = policy_select(&cfg->policies, &subject);
+
+	size_t mail_first = r.txn.nfindings;
+
+	if (!blocked) {
+		fprintf(out, "MAIL FROM:<%s> from %s (helo %s)\n  policy: %s%s\n", req->from,
+		        req->client_ip, req->helo, p->name, p->monitor ? " (monitor)" : "");
+		run_stage(&r, p, FILTER_MAIL);
+		print_findings(&r, mail_first);
+		blocked = print_decision(&r, p, 0, &d);
+	}
 	for (size_t i = 0; i < req->nrcpt && !blocked; i++) {
 		size_t first = r.txn.nfindings;
 
@@ -218,6 +240,7 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 		r.txn.size = len;
 		r.txn.read_message = read_buffer;
 		r.txn.read_arg = msg;
+		r.txn.body_offset = hr.block_len + (hr.complete ? 2 : 0);
 		fprintf(out, "end of message (%zu octets)\n  policy: %s%s\n", len, txp->name,
 		        txp->monitor ? " (monitor)" : "");
 		run_stage(&r, txp, FILTER_EOM);
@@ -241,7 +264,9 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 	} else if (!blocked) {
 		fprintf(out, "no recipient accepted: the message is not sent\n");
 	}
+	chain_notify(&r.txn, FILTER_CLOSE);
 	filter_txn_clear(&r.txn);
+	filter_session_end(&fsession);
 	header_reader_free(&hr);
 	evbuffer_free(msg);
 	worker_pool_free(r.env.workers);

@@ -110,8 +110,10 @@ session_new(struct server *server, struct config *lcfg, size_t index, int fd,
 	netaddr_ip(sa, s->ip, sizeof(s->ip));
 	s->port = netaddr_port(sa);
 	/* The address the client reached: filters check that a HELO does not claim it. */
-	if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0)
+	if (getsockname(fd, (struct sockaddr *)&local, &local_len) == 0) {
 		netaddr_ip((struct sockaddr *)&local, s->local_ip, sizeof(s->local_ip));
+		s->local_port = netaddr_port((struct sockaddr *)&local);
+	}
 	s->conn = conn_new(server->base, fd, &session_callbacks, s);
 	conn_set_timeout(s->conn, s->cfg->timeouts.client);
 	TAILQ_INSERT_TAIL(&server->sessions, s, entry);
@@ -127,6 +129,12 @@ session_new(struct server *server, struct config *lcfg, size_t index, int fd,
 }
 
 void
+session_greet(struct session *s)
+{
+	session_replyf(s, "220 %s ESMTP postern\r\n", s->cfg->hostname);
+}
+
+void
 transaction_free(struct session *s)
 {
 	struct transaction *tx = s->tx;
@@ -139,6 +147,8 @@ transaction_free(struct session *s)
 	free(tx->from);
 	free(tx->rcpts);
 	free(tx->rcpt_line);
+	free(tx->mail_params);
+	free(tx->rcpt_params);
 	free(tx);
 	s->tx = NULL;
 }
@@ -149,6 +159,7 @@ session_free(struct session *s)
 	if (s->tx != NULL)
 		session_log_transaction(s, 0, "abandoned", 9);
 	transaction_free(s);
+	session_filter_close(s);
 	server_backend_give(s->server, s->backend);
 	conn_free(s->conn);
 	log_debug("event=disconnect session=%lx client=%s:%d", s->id, s->ip, s->port);
@@ -301,6 +312,13 @@ cmd_helo(struct session *s, const struct smtp_cmd *cmd, const char *line, size_t
 	free(s->helo);
 	s->helo = xstrndup(arg, n);
 	s->esmtp = cmd->verb == SMTP_EHLO;
+	session_filter_helo(s);
+}
+
+/* The HELO/EHLO reply, once the HELO stage let it through. */
+void
+session_helo_reply(struct session *s)
+{
 	if (!s->esmtp) {
 		session_replyf(s, "250 %s\r\n", s->cfg->hostname);
 		return;
@@ -541,6 +559,10 @@ session_backend_done(void *arg, enum backend_status status, int code, struct evb
 			s->auth_line = NULL;
 			return;
 		}
+		if (wait == W_RESEND) {
+			session_filter_resend_ready(s);
+			return;
+		}
 		s->wait = W_MAIL;
 		backend_command(s->backend, tx->mail_line, strlen(tx->mail_line));
 		return;
@@ -568,8 +590,8 @@ session_backend_done(void *arg, enum backend_status status, int code, struct evb
 		int positive = code >= 200 && code < 300;
 
 		s->wait = W_NONE;
-		if (wait == W_QUARANTINE) {
-			session_filter_quarantine_step(s, code, reply);
+		if (wait == W_RESEND) {
+			session_filter_resend_step(s, code, reply);
 			break;
 		}
 		if (wait == W_AUTH) {

@@ -45,7 +45,8 @@ session_start(struct session *s)
 		return;
 	}
 	s->greeted = 1;
-	session_replyf(s, "220 %s ESMTP postern\r\n", s->cfg->hostname);
+	/* The CONNECT stage sees the real client (a PROXY header's) and may refuse it. */
+	session_filter_connect(s);
 	conn_flush(s->conn);
 }
 

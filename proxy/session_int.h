@@ -38,20 +38,21 @@ enum session_wait {
 	W_PREPARE, /* backend connecting / identifying before MAIL */
 	W_MAIL,
 	W_RCPT,
-	W_MESSAGE,    /* the message was sent; waiting for the final reply */
-	W_FILTER,     /* a filter chain stage is running */
-	W_QUARANTINE, /* re-sending the transaction to the quarantine mailbox */
-	W_PROXY,      /* reading the PROXY protocol header */
-	W_TLS,        /* the TLS handshake runs */
-	W_AUTH,       /* the backend prepares for AUTH, or answers a SASL line */
+	W_MESSAGE, /* the message was sent; waiting for the final reply */
+	W_FILTER,  /* a filter chain stage is running */
+	W_RESEND,  /* re-sending the transaction: filters' envelope, quarantine mailbox */
+	W_PROXY,   /* reading the PROXY protocol header */
+	W_TLS,     /* the TLS handshake runs */
+	W_AUTH,    /* the backend prepares for AUTH, or answers a SASL line */
 };
 
 struct transaction {
 	char *mail_line; /* the client's MAIL command, relayed verbatim */
 	char *from;
-	char *rcpts;     /* accepted recipients, comma separated, for the log */
-	char *rcpt_line; /* the RCPT waiting for its reply */
-	unsigned nrcpt;  /* accepted by the backend */
+	char *rcpts;                     /* accepted recipients, comma separated, for the log */
+	char *rcpt_line;                 /* the RCPT waiting for its reply */
+	char *mail_params, *rcpt_params; /* ESMTP parameters, for filters */
+	unsigned nrcpt;                  /* accepted by the backend */
 	unsigned nrcpt_tried;
 	struct spool *spool;
 	struct data_reader reader;
@@ -61,19 +62,24 @@ struct transaction {
 	struct client_identity identity; /* for the backend, while it prepares */
 	/* session_filter.c */
 	struct filter_txn ftxn;
-	struct chain *chain;
-	void (*filter_next)(struct session *s);
+	char queue_id[32];
 	const struct policy *pre_policy;  /* chosen at MAIL, without a recipient */
 	const struct policy *policy;      /* the transaction's: its first recipient's */
 	const struct policy *rcpt_policy; /* the recipient being checked */
-	char *rcpt_cmd;                   /* the RCPT command waiting for its filters */
-	char **accepted;                  /* the recipients the backend accepted: ftxn.rcpts */
+	char *rcpt_cmd;      /* the RCPT command waiting for its filters, then its reply */
+	char **accepted;     /* the recipients the backend accepted: ftxn.rcpts */
+	char **accepted_cmd; /* and their RCPT commands, for a resend */
+	int eom_done;        /* the EOM stage ran: no ABORT notice */
 	size_t rcpt_first_finding;
 	struct header_reader hr; /* the header, parsed once, as the message streams */
 	int streaming;           /* a filter wants header fields and body chunks */
-	int quarantine_step;
-	struct evbuffer *quarantine_headers;
-	size_t quarantine_skip;
+	char **resend;           /* the commands that re-send the transaction, then the message */
+	size_t nresend, resend_step;
+	unsigned resend_rcpt_ok;
+	const char *resend_why; /* "quarantine", "envelope": for the log */
+	struct evbuffer *resend_headers;
+	struct spool *resend_body;
+	size_t resend_skip;
 	enum action action;
 	struct timespec started;
 };
@@ -109,9 +115,18 @@ struct session {
 	char *auth_user;  /* the authentication identity, when it could be read; or NULL */
 	char *auth_guess; /* the one read from the exchange, until 235 confirms it */
 	struct client_identity identity; /* for the backend, while it prepares for AUTH */
+	/* session_filter.c: the session's own stages, CONNECT and HELO */
+	struct filter_session fsession;
+	struct filter_txn sftxn; /* their findings, carried into each transaction */
+	size_t helo_first_finding;
+	unsigned ntransactions;
+	const struct policy *client_policy; /* chosen from the client alone */
+	struct chain *chain; /* the stage running, the session's or its transaction's */
+	void (*filter_next)(struct session *s);
 	int port;
 	char ip[INET6_ADDRSTRLEN]; /* the client: the TCP peer, or the PROXY header's source */
 	char local_ip[INET6_ADDRSTRLEN]; /* the address the client connected to, or "" */
+	int local_port;
 };
 
 typedef void command_fn(struct session *s, const struct smtp_cmd *cmd, const char *line,
@@ -127,8 +142,13 @@ void session_close_after(struct session *s, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 void session_log_transaction(struct session *s, int status, const char *reply, size_t len);
 void transaction_free(struct session *s);
+void session_greet(struct session *s);
+void session_helo_reply(struct session *s);
 
 /* session_filter.c */
+void session_filter_connect(struct session *s);
+void session_filter_helo(struct session *s);
+void session_filter_close(struct session *s);
 void session_filter_mail(struct session *s);
 void session_filter_rcpt(struct session *s, const char *line, size_t len);
 void session_filter_accepted_rcpt(struct session *s);
@@ -136,7 +156,8 @@ void session_filter_content_begin(struct session *s);
 void session_filter_content(struct session *s, const char *data, size_t len);
 void session_filter_eom(struct session *s);
 void session_filter_end(struct session *s);
-void session_filter_quarantine_step(struct session *s, int code, struct evbuffer *reply);
+void session_filter_resend_ready(struct session *s);
+void session_filter_resend_step(struct session *s, int code, struct evbuffer *reply);
 size_t session_filter_log(const struct session *s, char *buf, size_t size);
 
 /* session_front.c */

@@ -197,6 +197,8 @@ START_TEST(test_embedded_names_every_key)
 	        "lists:",
 	        "codes:",
 	        "weight:",
+	        "milter:",
+	        "socket:",
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -716,6 +718,50 @@ START_TEST(test_syntax_errors)
 END_TEST
 
 /* All problems at once, each at its place. */
+/* The milter filter's keys and postern-milter's socket, each error at its node. */
+START_TEST(test_milter)
+{
+	struct config *cfg = assert_loads("milter: { socket: inet:127.0.0.1:8893 }\n"
+	                                  "filters:\n"
+	                                  "  m: { type: milter, socket: unix:/run/m.sock,\n"
+	                                  "       timeouts: { eom: 1m }, macros: { rcpt: i } }\n");
+
+	ck_assert_str_eq(cfg->milter_socket, "inet:127.0.0.1:8893");
+	/* Without timeout: the sum of the milter's own (30s, 30s, 1m). */
+	ck_assert_uint_eq(cfg->policies.filters[0]->timeout_ms, 120000);
+	config_unref(cfg);
+	cfg = assert_loads("filters:\n  a: { type: milter, socket: \"inet6:[::1]:1\" }\n"
+	                   "  b: { type: milter, socket: \"inet6:1@::1\" }\n"
+	                   "  c: { type: milter, socket: \"inet:1@localhost\" }\n"
+	                   "  d: { type: milter, socket: local:/run/x, timeout: 5s }\n");
+	ck_assert_uint_eq(cfg->policies.filters[3]->timeout_ms, 5000);
+	config_unref(cfg);
+	/* DESIGN.md's spelling: a milter: key makes the type milter. */
+	cfg = assert_loads(
+	        "filters:\n  opendkim: { milter: inet:127.0.0.1:8891, on_error: continue }\n");
+	ck_assert_str_eq(cfg->policies.filters[0]->type->name, "milter");
+	config_unref(cfg);
+	assert_error("milter: { socket: 127.0.0.1:8893 }\n",
+	             "t.yaml:1:19: milter.socket: \"127.0.0.1:8893\": not inet:HOST:PORT, "
+	             "inet:PORT@HOST, inet6:PORT@HOST or unix:PATH");
+	assert_error("filters:\n  m: { type: milter }\n",
+	             "t.yaml:2:6: filters.m.socket: required for a milter");
+	assert_error("filters:\n  m: { type: milter, socket: \"inet:example.org:1\" }\n",
+	             "t.yaml:2:30: filters.m.socket: \"inet:example.org:1\" is not "
+	             "inet:HOST:PORT, inet6:[HOST]:PORT or unix:PATH (HOST numeric)");
+	assert_error(
+	        "filters:\n  m: { type: milter, socket: inet:1.2.3.4:1, timeouts: { eom: x } }\n",
+	        "t.yaml:2:63: filters.m.timeouts.eom: \"x\" is not a duration");
+	assert_error(
+	        "filters:\n  m: { type: milter, socket: inet:1.2.3.4:1, macros: { foo: i } }\n",
+	        "t.yaml:2:56: filters.m.macros: unknown stage \"foo\" (connect, helo, mail, "
+	        "rcpt, data, eoh, eom)");
+	assert_error("filters:\n  m: { type: milter, socket: inet:1.2.3.4:1, sock: x }\n",
+	             "t.yaml:2:46: filters.m: unknown key \"sock\" (type, timeout, on_error, "
+	             "socket or milter, timeouts, macros)");
+}
+END_TEST
+
 START_TEST(test_several_errors)
 {
 	ck_assert_ptr_null(load("limits: { max_errors: x }\ntimeouts: { client: y }\nfoo: 1\n"));
@@ -948,6 +994,7 @@ main(void)
 	tcase_add_test(tc, test_aliases);
 	tcase_add_test(tc, test_syntax_errors);
 	tcase_add_test(tc, test_several_errors);
+	tcase_add_test(tc, test_milter);
 	tcase_add_test(tc, test_overrides);
 	tcase_add_test(tc, test_refcount);
 	tcase_add_test(tc, test_missing_file);

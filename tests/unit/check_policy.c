@@ -211,8 +211,8 @@ START_TEST(test_config_errors)
 	             "p.yaml:2:17: filters.x.timeout: \"soon\" is not a duration");
 	assert_error(
 	        "filters:\n  x: { on_error: ignore }\n",
-	        "p.yaml:2:18: filters.x.on_error: \"ignore\" is not one of continue, tempfail, "
-	        "reject");
+	        "p.yaml:2:18: filters.x.on_error: \"ignore\" is not one of continue (or accept), "
+	        "tempfail, reject");
 	assert_error("policies:\n  - name: a\n    match: { client: 10.0.0.1/33 }\n",
 	             "p.yaml:3:22: match.client: \"10.0.0.1/33\" is not a network (e.g. "
 	             "192.0.2.0/24, 2001:db8::/32, 192.0.2.1)");
