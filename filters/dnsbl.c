@@ -29,11 +29,15 @@
  *	zen.example: reject }.
  *
  *	All lookups go through the shared resolver (filters/dns.h), all lists
- *	at once. The client, HELO and sender are asked at MAIL (postern has
- *	no connect stage yet), the From domain at the end of the message; a
- *	name asked once in a transaction is not asked again for the same list.
- *	A lookup that fails (timeout, SERVFAIL) is filter_error "dns-tempfail"
- *	(on_error applies; with continue the list just does not count).
+ *	at once. The client is asked at CONNECT, without holding the greeting
+ *	back: the answers are kept for the session and become findings at
+ *	each MAIL, which waits only for those still missing (without a
+ *	session, in postern --explain, the client is asked at MAIL). HELO and
+ *	sender are asked at MAIL, the From domain at the end of the message;
+ *	a name asked once in a transaction is not asked again for the same
+ *	list. A lookup that fails (timeout, SERVFAIL) is filter_error
+ *	"dns-tempfail" (on_error applies; with continue the list just does
+ *	not count).
  * DIAGNOSTICS
  *	event=dnsbl_tempfail filter= zone= name= (info); event=dnsbl_bad_answer
  *	filter= zone= answer= (info) for answers outside 127.0.0.0/8.
@@ -87,16 +91,29 @@ struct dnsbl_seen {
 };
 
 struct dnsbl_lookup {
-	struct dnsbl_job *job;
+	const struct filter *filter;
+	struct dnsbl_job *job;     /* the stage that waits for it, or NULL */
+	struct dnsbl_early *early; /* or the session that keeps its answer */
 	const struct dnsbl_list *list;
-	struct dns_query *q;
+	struct dns_query *q; /* NULL once answered */
+	int tempfail;
+	double score; /* NAN: nothing counted */
+	char codes[128];
 	char name[300];
+};
+
+/* Per session: the client's lookups, started at CONNECT so that MAIL finds them answered. */
+struct dnsbl_early {
+	struct dnsbl_lookup *lookups;
+	size_t n, pending;
+	struct dnsbl_job *waiting; /* a MAIL stage waiting for the last answers */
 };
 
 struct dnsbl_job {
 	struct filter_call *call;
+	struct dnsbl_early *early; /* whose answers it still waits for, or NULL */
 	struct dnsbl_lookup *lookups;
-	size_t n, pending;
+	size_t n, pending; /* running lookups, and one more while it waits for early */
 };
 
 static const char *const dnsbl_keys[] = {"lists", NULL};
@@ -391,31 +408,131 @@ count_answer(const struct filter *f, const struct dnsbl_list *l, const struct ub
 	return score;
 }
 
+/* Keep what an answer says in the lookup: a temporary failure, or what the list counts. */
+static void
+answer_into(struct dnsbl_lookup *lk, const struct dns_answer *answer)
+{
+	lk->q = NULL;
+	lk->score = NAN;
+	lk->codes[0] = '\0';
+	if (answer->status == DNS_TEMPFAIL) {
+		lk->tempfail = 1;
+		log_info("event=dnsbl_tempfail filter=%s zone=%s name=%s", lk->filter->name,
+		         lk->list->zone, lk->name);
+	} else if (answer->status == DNS_OK && answer->ub != NULL) {
+		lk->score = count_answer(lk->filter, lk->list, answer->ub, lk->codes,
+		                         sizeof(lk->codes));
+	}
+}
+
+/* The lookup's answer as the stage's finding. */
+static void
+report(struct filter_call *call, const struct dnsbl_lookup *lk)
+{
+	if (lk->tempfail)
+		filter_error(call, "dns-tempfail");
+	else if (!isnan(lk->score))
+		filter_finding(call, "dnsbl", lk->list->name, lk->score, "%s=%s", lk->name,
+		               lk->codes);
+}
+
+/* One of the job's waits is over; the last one ends the stage. */
+static void
+job_step(struct dnsbl_job *job)
+{
+	struct filter_call *call = job->call;
+
+	if (--job->pending > 0)
+		return;
+	job_free(job);
+	filter_done(call);
+}
+
+static void
+early_answered(struct dnsbl_early *e)
+{
+	struct dnsbl_job *job = e->waiting;
+
+	if (--e->pending > 0 || job == NULL)
+		return;
+	e->waiting = NULL;
+	job->early = NULL;
+	for (size_t i = 0; i < e->n; i++)
+		report(job->call, &e->lookups[i]);
+	job_step(job);
+}
+
 static void
 lookup_done(void *arg, const struct dns_answer *answer)
 {
 	struct dnsbl_lookup *lk = arg;
-	struct dnsbl_job *job = lk->job;
-	struct filter_call *call = job->call;
-	char codes[128];
 
-	lk->q = NULL;
-	if (answer->status == DNS_TEMPFAIL) {
-		log_info("event=dnsbl_tempfail filter=%s zone=%s name=%s", call->filter->name,
-		         lk->list->zone, lk->name);
-		filter_error(call, "dns-tempfail");
-	} else if (answer->status == DNS_OK && answer->ub != NULL) {
-		double score =
-		        count_answer(call->filter, lk->list, answer->ub, codes, sizeof(codes));
+	answer_into(lk, answer);
+	if (lk->early != NULL) {
+		early_answered(lk->early);
+		return;
+	}
+	report(lk->job->call, lk);
+	job_step(lk->job);
+}
 
-		if (!isnan(score))
-			filter_finding(call, "dnsbl", lk->list->name, score, "%s=%s", lk->name,
-			               codes);
+/* Start every lookup (none can answer before all are asked); how many are running. */
+static size_t
+start(struct dnsbl_lookup *lookups, size_t n)
+{
+	size_t running = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		lookups[i].q = dns_query(lookups[i].name, DNS_TYPE_A, lookup_done, &lookups[i]);
+		if (lookups[i].q != NULL)
+			running++;
+		else
+			lookups[i].tempfail = 1;
 	}
-	if (--job->pending == 0) {
-		job_free(job);
-		filter_done(call);
+	return running;
+}
+
+/* At CONNECT: the client's lookups, kept for the session; the greeting does not wait. */
+static enum filter_rc
+connect_lookups(struct filter_call *call)
+{
+	const struct dnsbl_conf *dc = call->filter->state;
+	struct dnsbl_early *e;
+	char rev[80];
+
+	if (call->session_state == NULL || *call->session_state != NULL ||
+	    call->txn->client_addr == NULL ||
+	    reversed_address(call->txn->client_addr, rev, sizeof(rev)) < 0)
+		return FILTER_DONE;
+	e = xcalloc(1, sizeof(*e));
+	e->lookups = xcalloc(dc->n + 1, sizeof(*e->lookups));
+	for (size_t i = 0; i < dc->n; i++) {
+		struct dnsbl_lookup *lk = &e->lookups[e->n];
+		char name[sizeof(lk->name)];
+
+		snprintf(name, sizeof(name), "%s.%s", rev, dc->lists[i].zone);
+		if (!(dc->lists[i].checks & (1u << CHECK_CLIENT)) || !dns_name_ok(name))
+			continue;
+		*lk = (struct dnsbl_lookup){
+		        .filter = call->filter, .early = e, .list = &dc->lists[i], .score = NAN};
+		memcpy(lk->name, name, sizeof(name));
+		e->n++;
 	}
+	e->pending = start(e->lookups, e->n);
+	*call->session_state = e;
+	return FILTER_DONE;
+}
+
+static void
+dnsbl_session_end(const struct filter *filter, void *state)
+{
+	struct dnsbl_early *e = state;
+
+	for (size_t i = 0; i < e->n; i++)
+		if (e->lookups[i].q != NULL)
+			dns_cancel(e->lookups[i].q);
+	free(e->lookups);
+	free(e);
 }
 
 static void
@@ -426,8 +543,10 @@ add_lookup(struct dnsbl_job *job, const struct dnsbl_list *l, const char *prefix
 	snprintf(lk->name, sizeof(lk->name), "%s.%s", prefix, l->zone);
 	if (!dns_name_ok(lk->name) || seen_before(job->call, l->zone, prefix))
 		return;
+	lk->filter = job->call->filter;
 	lk->job = job;
 	lk->list = l;
+	lk->score = NAN;
 	job->n++;
 }
 
@@ -438,10 +557,16 @@ dnsbl_run(struct filter_call *call)
 	const struct filter_txn *txn = call->txn;
 	const char *subject[CHECKS] = {NULL};
 	char rev[80], from[256];
+	struct dnsbl_early *early;
 	struct dnsbl_job *job;
 
+	if (call->stage == FILTER_CONNECT)
+		return connect_lookups(call);
+	early = call->session_state ? *call->session_state : NULL;
 	if (call->stage == FILTER_MAIL) {
-		if (txn->client_addr && reversed_address(txn->client_addr, rev, sizeof(rev)) == 0)
+		/* Without a session (postern --explain) the client is asked now. */
+		if (early == NULL && txn->client_addr &&
+		    reversed_address(txn->client_addr, rev, sizeof(rev)) == 0)
 			subject[CHECK_CLIENT] = rev;
 		/* An address literal or a name we would not ask for is not a domain. */
 		if (txn->helo != NULL && txn->helo[0] != '[' && dns_name_ok(txn->helo))
@@ -449,6 +574,9 @@ dnsbl_run(struct filter_call *call)
 		subject[CHECK_SENDER] = domain_of(txn->mail_from);
 	} else if (call->stage == FILTER_EOM) {
 		subject[CHECK_FROM] = from_domain(txn, from, sizeof(from));
+		early = NULL;
+	} else {
+		return FILTER_DONE;
 	}
 	job = xcalloc(1, sizeof(*job));
 	job->call = call;
@@ -457,17 +585,22 @@ dnsbl_run(struct filter_call *call)
 		for (size_t w = 0; w < CHECKS; w++)
 			if ((dc->lists[i].checks & (1u << w)) && subject[w] != NULL)
 				add_lookup(job, &dc->lists[i], subject[w]);
-	/* Every query is started before any can answer (never from inside dns_query). */
-	for (size_t i = 0; i < job->n; i++) {
-		struct dnsbl_lookup *lk = &job->lookups[i];
-
-		lk->q = dns_query(lk->name, DNS_TYPE_A, lookup_done, lk);
-		if (lk->q != NULL)
-			job->pending++;
+	/* The client's answers, from CONNECT: now, or when the last one comes. */
+	if (early != NULL && early->pending > 0) {
+		early->waiting = job;
+		job->early = early;
+		job->pending++;
+	} else if (early != NULL) {
+		for (size_t i = 0; i < early->n; i++)
+			report(call, &early->lookups[i]);
 	}
+	size_t running = start(job->lookups, job->n);
+
+	job->pending += running;
+	for (size_t i = 0; running < job->n && i < job->n; i++)
+		if (job->lookups[i].q == NULL)
+			report(call, &job->lookups[i]);
 	if (job->pending == 0) {
-		if (job->n > 0)
-			filter_error(call, "dns-unavailable");
 		job_free(job);
 		return FILTER_DONE;
 	}
@@ -482,6 +615,8 @@ dnsbl_cancel(struct filter_call *call)
 
 	if (job == NULL)
 		return;
+	if (job->early != NULL)
+		job->early->waiting = NULL;
 	for (size_t i = 0; i < job->n; i++)
 		if (job->lookups[i].q != NULL)
 			dns_cancel(job->lookups[i].q);
@@ -490,10 +625,12 @@ dnsbl_cancel(struct filter_call *call)
 
 const struct filter_type dnsbl_filter_type = {
         .name = "dnsbl",
-        .stages = FILTER_STAGE(FILTER_MAIL) | FILTER_STAGE(FILTER_EOM),
+        .stages =
+                FILTER_STAGE(FILTER_CONNECT) | FILTER_STAGE(FILTER_MAIL) | FILTER_STAGE(FILTER_EOM),
         .configure = dnsbl_configure,
         .destroy = dnsbl_destroy,
         .run = dnsbl_run,
         .cancel = dnsbl_cancel,
         .txn_end = dnsbl_txn_end,
+        .session_end = dnsbl_session_end,
 };

@@ -5,7 +5,8 @@
 # with their own weights (codes) or by bits (mask); an answer outside
 # 127/8 is ignored; an allow list lowers the score; HELO, sender and From
 # domains hit a domain list the policy acts on by name; a list that does
-# not answer is a tempfail that follows on_error.
+# not answer is a tempfail that follows on_error; the client's lookups start
+# at connect, without holding the greeting, and are ready by MAIL.
 . "$(dirname "$0")/lib.sh"
 it_init
 need_cmd swaks smtp-sink
@@ -43,6 +44,7 @@ policies:
     chain: [ bl ]
     spam: { tag: 0.5, reject: 6 }
     dnsbl: { dbl: reject }
+  - { name: early, match: { client: 127.0.0.20 }, chain: [ slow ] }
   - { name: once, match: { sender_domain: worse.example }, chain: [ bl ], spam: { tag: 0.5 } }
   - { name: slow, match: { sender_domain: slow.test }, chain: [ slow ] }
   - { name: slow_tf, match: { sender_domain: slowtf.test }, chain: [ slow_tf ] }"
@@ -109,5 +111,29 @@ check_match "a list that does not answer: logged" "$(cat "$T/px.log")" \
 line=$(send 127.0.0.1 --from a@slowtf.test)
 check_match "a list that does not answer: on_error tempfail, 451" "$line" \
 	'status=451 .*action=tempfail findings=slow_tf\.error=dns-tempfail$'
+
+# The client's lookups start at connect: the greeting does not wait for
+# them, and a MAIL sent after the list's timeout has passed is answered at
+# once (it would take another second if the lookup started at MAIL).
+start=$(date +%s%N)
+out=$(SMTP_BIND=127.0.0.20 smtp "$px_port" R 'S:QUIT\r\n' R)
+ms=$((($(date +%s%N) - start) / 1000000))
+check_match "connect: greeted" "$out" '^220 postern\.test'
+check_true "connect: the greeting does not wait for the lists (${ms} ms)" test "$ms" -lt 700
+start=$(date +%s%N)
+out=$(SMTP_BIND=127.0.0.20 smtp "$px_port" R Z:1.5 'S:EHLO client.test\r\n' R \
+	'S:MAIL FROM:<a@client.test>\r\n' R 'S:QUIT\r\n' R)
+ms=$((($(date +%s%N) - start) / 1000000))
+check_match "connect: MAIL accepted (on_error continue)" "$out" '^250 2\.1\.0'
+check_true "connect: MAIL after 1.5 s found the lookup done (${ms} ms in all, < 2300)" \
+	test "$ms" -lt 2300
+check_match "connect: the lookup was the client's, from connect" "$(cat "$T/px.log")" \
+	'event=dnsbl_tempfail filter=slow zone=slow\.example name=20\.0\.0\.127\.slow\.example'
+start=$(date +%s%N)
+line=$(send 127.0.0.20 --from a@client.test)
+ms=$((($(date +%s%N) - start) / 1000000))
+check_match "connect: a MAIL right away waits for the answer, then has it" "$line" \
+	'status=250 .*policy=early action=accept findings=slow\.error=dns-tempfail$'
+check_true "connect: ...having waited for the list's timeout (${ms} ms)" test "$ms" -ge 900
 
 it_done
