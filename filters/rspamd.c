@@ -9,9 +9,9 @@
  * DESCRIPTION
  *	At FILTER_EOM the spooled message is POSTed to /checkv2 with what
  *	rspamd knows of the transaction as headers: IP (the client), Helo,
- *	From (the envelope sender) and one Rcpt per accepted recipient
- *	(postern has no queue id to send as Queue-Id, nor the client's
- *	verified host name as Hostname). libevent's evhttp client does the HTTP/1.1;
+ *	From (the envelope sender), one Rcpt per accepted recipient and
+ *	Queue-Id (postern's id of the transaction; there is no verified
+ *	client host name to send as Hostname). libevent's evhttp client does the HTTP/1.1;
  *	it asks for keep-alive and reuses a connection the engine keeps open
  *	(rspamd 3.4's normal worker closes every one: evhttp then connects
  *	again on the same connection object). There are up to
@@ -302,6 +302,8 @@ add_headers(struct evhttp_request *req, const struct rspamd_conf *rc, const stru
 		evhttp_add_header(h, "From", txn->mail_from);
 	for (size_t i = 0; i < txn->nrcpt; i++)
 		evhttp_add_header(h, "Rcpt", txn->rcpts[i]);
+	if (txn->queue_id != NULL)
+		evhttp_add_header(h, "Queue-Id", txn->queue_id);
 }
 
 static enum filter_rc

@@ -97,6 +97,9 @@ check_match "use_action: the finding's own action decided" "$(cat "$px_log")" \
 out=$(send "$T/sample-nonspam.txt" b@act.test)
 check_match "use_action: no action, delivered" "$out" '^<-  250 2\.0\.0 Ok'
 
+check_match "postern's transaction id reached rspamd as Queue-Id" "$(cat "$T/rs/rspamd.log")" \
+	'queue-id: <[0-9A-F]+0001>'
+
 # postern asks for keep-alive and reuses its connection; rspamd 3.4's normal
 # worker answers "Connection: close" to every request, so each message must
 # find the connection closed by the engine and open it again.
