@@ -24,6 +24,38 @@ auth_results_method(const char *method)
 	return 0;
 }
 
+void
+auth_results_value(char *buf, size_t size, const char *text, size_t max)
+{
+	static const char tspecials[] = "()<>@,;:\\\"/[]?= ";
+	const unsigned char *t = (const unsigned char *)(text ? text : "");
+	size_t n = strlen((const char *)t), o = 0;
+	int token = n > 0;
+
+	if (max > 0 && n > max)
+		n = max;
+	for (size_t i = 0; i < n; i++)
+		if (t[i] < 0x21 || t[i] > 0x7e || strchr(tspecials, t[i]))
+			token = 0;
+	if (size < 3) {
+		buf[0] = '\0';
+		return;
+	}
+	if (!token)
+		buf[o++] = '"';
+	/* Room is kept for an escape, the closing quote and the NUL. */
+	for (size_t i = 0; i < n && o + 4 < size; i++) {
+		unsigned char c = t[i] < 0x20 || t[i] > 0x7e ? '?' : t[i];
+
+		if (c == '"' || c == '\\')
+			buf[o++] = '\\';
+		buf[o++] = (char)c;
+	}
+	if (!token)
+		buf[o++] = '"';
+	buf[o] = '\0';
+}
+
 int
 auth_results_format(struct evbuffer *out, const char *authserv_id, const struct finding *f,
                     size_t n)

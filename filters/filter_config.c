@@ -4,8 +4,10 @@
  * SYNOPSIS
  *	See filter_config.h.
  * DESCRIPTION
- *	A thin layer over the loader's own helpers (policies/config_int.h), so
- *	a filter's errors read exactly like the rest of the configuration's.
+ *	A thin layer over filters/filter_conf.h and the loader's own helpers
+ *	(policies/config_int.h): the same messages, with the instance and the
+ *	key being read carried in struct fconf, and the readers filter_conf.h
+ *	has not (durations, sizes, numbers, the walk over a mapping).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 
 #include "common/xalloc.h"
 #include "filters/filter.h"
+#include "filters/filter_conf.h"
 #include "filters/filter_config.h"
 #include "policies/config_int.h"
 
@@ -81,7 +84,6 @@ int
 fconf_walk(struct fconf *c, yaml_node_t *node, const char *const *known, fconf_key_fn *fn,
            void *arg)
 {
-	static const char *const common[] = {"type", "timeout", "on_error"};
 	struct loader l = loader_of(c);
 	char section[128];
 	size_t nknown = count(known);
@@ -96,14 +98,11 @@ fconf_walk(struct fconf *c, yaml_node_t *node, const char *const *known, fconf_k
 	     p++) {
 		yaml_node_t *key = fconf_node(c, p->key), *value = fconf_node(c, p->value);
 		const char *k;
-		size_t i;
 
 		if (key->type != YAML_SCALAR_NODE)
 			continue;
 		k = scalar(key);
-		for (i = 0; i < sizeof(common) / sizeof(common[0]) && strcmp(k, common[i]); i++)
-			;
-		if (i < sizeof(common) / sizeof(common[0]))
+		if (filter_conf_common(k))
 			continue;
 		c->key = k;
 		if (fn(c, k, value, arg) < 0) {
@@ -127,41 +126,17 @@ scalar_of(const struct fconf *c, yaml_node_t *node, const char *what)
 int
 fconf_string(const struct fconf *c, yaml_node_t *node, char **out)
 {
-	const char *s = scalar_of(c, node, "a scalar");
+	struct loader l = loader_of(c);
 
-	if (s == NULL)
-		return -1;
-	free(*out);
-	*out = xstrdup(s);
-	return 0;
+	return filter_conf_string(&l, node, c->name, c->key ? c->key : "", out);
 }
 
 int
 fconf_strings(const struct fconf *c, yaml_node_t *node, char ***out, size_t *n)
 {
-	int rc = 0;
+	struct loader l = loader_of(c);
 
-	if (node->type == YAML_SCALAR_NODE) {
-		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
-		(*out)[(*n)++] = xstrdup(scalar(node));
-		return 0;
-	}
-	if (node->type != YAML_SEQUENCE_NODE) {
-		fconf_error(c, node, "expected a scalar or a list");
-		return -1;
-	}
-	for (yaml_node_item_t *i = node->data.sequence.items.start;
-	     i < node->data.sequence.items.top; i++) {
-		yaml_node_t *item = fconf_node(c, *i);
-
-		if (scalar_of(c, item, "a scalar") == NULL) {
-			rc = -1;
-			continue;
-		}
-		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
-		(*out)[(*n)++] = xstrdup(scalar(item));
-	}
-	return rc;
+	return filter_conf_strings(&l, node, c->name, c->key ? c->key : "", out, n);
 }
 
 int
@@ -215,12 +190,7 @@ fconf_number(const struct fconf *c, yaml_node_t *node, double *out)
 int
 fconf_bool(const struct fconf *c, yaml_node_t *node, int *out)
 {
-	const char *s = scalar_of(c, node, "true or false");
+	struct loader l = loader_of(c);
 
-	if (s == NULL)
-		return -1;
-	if (config_bool(s, out) == 0)
-		return 0;
-	fconf_error(c, node, "\"%s\" is not true or false", s);
-	return -1;
+	return filter_conf_bool(&l, node, c->name, c->key ? c->key : "", out);
 }

@@ -11,8 +11,11 @@
 
 #include "filters/filter.h"
 
-extern const struct filter_type spf_filter_type;
 extern const struct filter_type milter_filter_type;
+extern const struct filter_type spf_filter_type;
+extern const struct filter_type dkim_filter_type;
+extern const struct filter_type dkim_sign_filter_type;
+extern const struct filter_type dmarc_filter_type;
 #ifdef POSTERN_TEST_FILTER
 extern const struct filter_type test_filter_type;
 #endif
@@ -24,8 +27,11 @@ extern const struct filter_type rspamd_filter_type;
 
 /* clang-format off: one line per type, so that adding one is a one-line change */
 static const struct filter_type *const types[] = {
-        &spf_filter_type,
         &milter_filter_type,
+        &spf_filter_type,
+        &dkim_filter_type,
+        &dkim_sign_filter_type,
+        &dmarc_filter_type,
 #ifdef POSTERN_TEST_FILTER
         &test_filter_type,
 #endif

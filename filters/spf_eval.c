@@ -371,6 +371,18 @@ no_record(SPF_response_t *resp, int first, SPF_result_t result, SPF_errcode_t er
 	return err;
 }
 
+/* The terms of a prepared record that libspf2 compiles as mechanisms (all but exp=). */
+static int
+mechanisms(const char *prepared)
+{
+	int n = 0;
+
+	for (const char *p = strchr(prepared, ' '); p != NULL; p = strchr(p + 1, ' '))
+		if (strncasecmp(p + 1, "exp=", 4) != 0)
+			n++;
+	return n;
+}
+
 /*
  * The record of req->cur_dom: selected (section 4.5), checked and prepared
  * (spf_record.h), compiled. An include: or redirect= target without one is
@@ -438,6 +450,19 @@ layer_get_spf(SPF_server_t *server, SPF_request_t *req, SPF_response_t *resp,
 		return no_record(resp, first, SPF_RESULT_PERMERROR, SPF_E_SYNTAX);
 	}
 	err = SPF_record_compile(server, resp, recordp, prepared);
+	/*
+	 * libspf2 keeps at most 511 octets of compiled mechanisms and drops
+	 * those that do not fit without saying so: a long record would lose
+	 * its last terms ("-all") and give neutral. Refuse it instead.
+	 */
+	if (err == SPF_E_SUCCESS && *recordp != NULL &&
+	    (*recordp)->num_mech != mechanisms(prepared)) {
+		problem(e, "the SPF record of %s is longer than libspf2 can hold (%d of %d terms)",
+		        domain, (*recordp)->num_mech, mechanisms(prepared));
+		SPF_record_free(*recordp);
+		*recordp = NULL;
+		return no_record(resp, first, SPF_RESULT_PERMERROR, SPF_E_BIG_MECH);
+	}
 	if (err != SPF_E_SUCCESS) {
 		if (*recordp != NULL)
 			SPF_record_free(*recordp);

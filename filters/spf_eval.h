@@ -21,10 +21,13 @@
  *	(SPF_dns_server_t): it fetches and selects the records itself
  *	(get_spf), checks each against RFC 7208's grammar before libspf2
  *	compiles it (filters/spf_record.h), checks explanations likewise,
- *	counts void lookups (section 4.6.4: more than 2 is permerror) and
+ *	counts void lookups (section 4.6.4: more than 2 is permerror), terms
+ *	that look things up across include: (more than 10 is permerror) and
  *	all lookups (at most SPF_LOOKUPS_MAX per check, whatever libspf2's
- *	limits). libspf2's own free pass for loopback clients is not used:
- *	its evaluation is called directly.
+ *	limits), and refuses (permerror) a record libspf2 compiled only in
+ *	part (it drops what passes 511 octets without a word). libspf2's own
+ *	free pass for loopback clients is not used: its evaluation is called
+ *	directly.
  *
  *	verdict gets the result, the domain checked, the explanation for a
  *	fail (the record's exp=, else a default), and for temperror and

@@ -4,8 +4,8 @@
  * SYNOPSIS
  *	See spf_record.h.
  * DESCRIPTION
- *	A recursive-descent reading of RFC 7208 section 12's ABNF over one
- *	term at a time; pure functions over strings, no allocation.
+ *	RFC 7208 section 12's ABNF read one term at a time, each rule a
+ *	function; pure functions over strings, no allocation.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -44,7 +44,7 @@ static size_t
 macro_expand(const char *s, size_t n, int exp)
 {
 	const char *letters = exp ? "slodiphvcrt" : "slodiphv";
-	size_t i = 2, digits = 0;
+	size_t i, digits = 0;
 
 	if (n >= 2 && (s[1] == '%' || s[1] == '_' || s[1] == '-'))
 		return 2;
@@ -241,6 +241,7 @@ ip_term(const char *s, size_t n, int six)
 	return cidr(s + slash, n - slash, six ? 128 : 32) == n - slash ? 0 : -1;
 }
 
+/* TERM_HOSTS: a and mx, whose CIDR lengths rewrite_cidr0() may write otherwise. */
 enum term_kind { TERM_MECH, TERM_ALL, TERM_REDIRECT, TERM_EXP, TERM_OTHER_MOD, TERM_HOSTS };
 
 /* One term: its kind, or -1 when it is not valid. */
@@ -410,6 +411,10 @@ spf_record_prepare(const char *text, int family, char *out, size_t size, char *w
 		t.p = p;
 		t.n = strcspn(p, " ");
 		p += t.n;
+		if (t.n > SPF_TERM_MAX) {
+			snprintf(why, whylen, "a term longer than %d octets", SPF_TERM_MAX);
+			return -1;
+		}
 		int kind = term(t.p, t.n, why, whylen);
 
 		if (kind < 0) {
@@ -454,6 +459,15 @@ spf_explanation_prepare(const char *text, char *out, size_t size)
 
 	if (n > SPF_RECORD_MAX || macro_string(text, n, 1) < 0)
 		return -1;
+	/* libspf2 compiles each space-free piece alone (spf_eval.c): the same bound. */
+	for (const char *p = text; *p != '\0';) {
+		size_t word = strcspn(p, " ");
+
+		if (word > SPF_TERM_MAX)
+			return -1;
+		p += word;
+		p += strspn(p, " ");
+	}
 	for (size_t i = 0; i < n; i++) {
 		const char *put = NULL;
 		size_t m = 1;

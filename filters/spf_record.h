@@ -23,7 +23,8 @@
  *	domain-specs ending in a top label that is not all digits; macros of
  *	the letters s l o d i p h v only, with at most 3 digits and the
  *	delimiters .-+,/_=; ip4 and ip6 networks and CIDR lengths in range;
- *	redirect and exp at most once; at most SPF_RECORD_MAX octets. It
+ *	redirect and exp at most once; at most SPF_RECORD_MAX octets, each
+ *	term at most SPF_TERM_MAX. It
  *	writes to out the record as libspf2 is to see it for a client of
  *	family (AF_INET, AF_INET6): terms separated by one space, redirect=
  *	last (it applies after every mechanism, section 6.1, wherever it is
@@ -33,7 +34,8 @@
  *	or -1 with the reason in why (the result is then permerror).
  *
  *	spf_explanation_prepare() checks the TXT string an exp= names (the
- *	letters c r t allowed too) and writes it with %_ and %- spelled out as
+ *	letters c r t allowed too, no word longer than SPF_TERM_MAX) and
+ *	writes it with %_ and %- spelled out as
  *	the space and "%20" they stand for. Returns 0, or -1 when it is not a
  *	valid explanation (section 6.2: then there is none).
  *
@@ -48,6 +50,12 @@
 #include <stddef.h>
 
 #define SPF_RECORD_MAX 4096
+/*
+ * libspf2 compiles a term into 511 octets of a fixed buffer and has
+ * miscounted what is left near its end (CVE-2023-42118, not fixed in
+ * Debian's 1.2.10): a term no longer than this cannot reach past it.
+ */
+#define SPF_TERM_MAX 512
 /* A label our DNS layer reads as "any address of the client's family" (CIDR /0). */
 #define SPF_ANY_LABEL "x-postern-cidr0"
 

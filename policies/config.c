@@ -202,15 +202,14 @@ static const struct field log_fields[] = {
         {ENUM("level", log.level, level_names)},
         {.key = NULL},
 };
+static const struct field milter_fields[] = {
+        {STRING("socket", milter_socket, check_milter_socket)},
+        {.key = NULL},
+};
 static const struct field dns_fields[] = {
         {LOAD("servers", load_dns_servers)},
         {NUMBER("timeout", F_DURATION, dns.timeout_ms, 100, 10 * 60 * 1000)},
         {NUMBER("attempts", F_UINT, dns.attempts, 1, 10)},
-        {.key = NULL},
-};
-
-static const struct field milter_fields[] = {
-        {STRING("socket", milter_socket, check_milter_socket)},
         {.key = NULL},
 };
 static const struct field quarantine_fields[] = {
@@ -238,9 +237,9 @@ static const struct field root_fields[] = {
         {LOAD("policies", config_load_policies)},
         {STRING("authserv_id", authserv_id, check_hostname)},
         {LOAD("quarantine", load_quarantine)},
-        {SECTION("dns", dns_fields)},
         /* postern-milter's own (milter/): postern ignores it. */
         {SECTION("milter", milter_fields)},
+        {SECTION("dns", dns_fields)},
         {.key = NULL},
 };
 

@@ -132,10 +132,10 @@ struct config {
 	int auth_over_plaintext; /* smtp.auth_over_plaintext: offer AUTH without TLS */
 	struct config_log log;
 	struct policy_set policies; /* filters: and policies: */
-	struct config_dns dns;      /* the resolver's; read at start only */
 	/* Built by the daemon from listen[].tls and backend (tls_load()), freed with the config. */
 	struct tls_set *tls;
 	void (*tls_free)(struct tls_set *tls);
+	struct config_dns dns; /* the resolver's; read at start only */
 };
 
 struct config_diag {

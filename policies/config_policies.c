@@ -12,6 +12,12 @@
  *	monitor), chain (filter names, in order), spam: { tag: N, reject: N },
  *	reject_reply, tempfail_reply, and per-method rules written as the
  *	method's name: { RESULT: ACTION, ... } (spf: { fail: reject }).
+ *
+ *	Some filter types bring default rules for a method of theirs, which a
+ *	policy whose chain has such a filter gets unless it writes rules for
+ *	that method itself: dmarc's dmarc_policy: { reject: reject,
+ *	quarantine: quarantine } (what the From domain's DMARC record asks
+ *	for when DMARC fails).
  * DIAGNOSTICS
  *	Unknown filters in a chain, unknown types, bad CIDRs, thresholds that
  *	cannot both apply, replies of the wrong class: each at its node.
@@ -26,14 +32,15 @@
 #define FILTER_DEFAULT_TIMEOUT_MS 30000
 
 /* Methods a rule may name: what the filters report. */
-static const char *const methods[] = {"spf",   "dkim", "dmarc",  "arc",  "spam",  "dnsbl",
-                                      "rules", "helo", "milter", "test", "error", NULL};
+static const char *const methods[] = {"spf",    "dkim", "dkim_sign", "dmarc", "dmarc_policy",
+                                      "arc",    "spam", "dnsbl",     "rules", "helo",
+                                      "milter", "test", "error",     NULL};
 
 static const char *const filter_keys[] = {"type", "timeout", "on_error"};
 static const char *const policy_keys[] = {
-        "name",           "match", "mode",   "chain", "spam", "reject_reply",
-        "tempfail_reply", "spf",   "dkim",   "dmarc", "arc",  "dnsbl",
-        "rules",          "helo",  "milter", "test",  "error"};
+        "name",  "match", "mode",      "chain", "spam",         "reject_reply", "tempfail_reply",
+        "spf",   "dkim",  "dkim_sign", "dmarc", "dmarc_policy", "arc",          "dnsbl",
+        "rules", "helo",  "milter",    "test",  "error"};
 static const char *const match_keys[] = {"rcpt",          "rcpt_domain", "sender",
                                          "sender_domain", "client",      "authenticated"};
 
@@ -340,6 +347,38 @@ load_reply(struct loader *l, yaml_node_t *node, char digit, char **out)
 	*out = xstrdup(r);
 }
 
+/* The rules a filter type brings for the policies that chain it (see the top). */
+static const struct {
+	const char *type, *method, *result;
+	enum action action;
+} default_rules[] = {
+        {"dmarc", "dmarc_policy", "reject", ACTION_REJECT},
+        {"dmarc", "dmarc_policy", "quarantine", ACTION_QUARANTINE},
+};
+
+static void
+add_default_rules(struct policy *p)
+{
+	size_t written = p->nrules;
+
+	for (size_t d = 0; d < NELEM(default_rules); d++) {
+		int chained = 0, own = 0;
+
+		for (size_t c = 0; c < p->nchain; c++)
+			chained |= p->chain[c]->type != NULL &&
+			           strcmp(p->chain[c]->type->name, default_rules[d].type) == 0;
+		for (size_t r = 0; r < written; r++)
+			own |= strcmp(p->rules[r].method, default_rules[d].method) == 0;
+		if (!chained || own)
+			continue;
+		p->rules = xrealloc(p->rules, (p->nrules + 1) * sizeof(*p->rules));
+		p->rules[p->nrules++] =
+		        (struct policy_rule){.method = xstrdup(default_rules[d].method),
+		                             .result = xstrdup(default_rules[d].result),
+		                             .action = default_rules[d].action};
+	}
+}
+
 static void
 load_policy(struct loader *l, struct policy *p, yaml_node_t *node)
 {
@@ -385,6 +424,7 @@ load_policy(struct loader *l, struct policy *p, yaml_node_t *node)
 		node_error(l, node, "policy without a name");
 	if (chain != NULL)
 		load_chain(l, p, chain);
+	add_default_rules(p);
 }
 
 void

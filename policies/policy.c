@@ -215,6 +215,48 @@ consider(struct policy_decision *d, enum action action, const char *reply, const
 	snprintf(d->reason, sizeof(d->reason), "%s", why);
 }
 
+/*
+ * Findings a filter later in the chain may still overrule: SPF's, which a
+ * DMARC pass (SPF or DKIM aligned with From) overrules, as RFC 7489 (10.1)
+ * asks: an SPF fail is not rejected at MAIL when DMARC will be applied.
+ */
+static const struct {
+	const char *method;                /* of the finding held back */
+	const char *by_type;               /* the filter type that may overrule it */
+	const char *by_method, *by_result; /* its finding that does */
+} overrules[] = {{"spf", "dmarc", "dmarc", "pass"}};
+
+/*
+ * Does finding x decide nothing (yet)? While an overruling filter of the
+ * chain has not reported (MAIL, RCPT), x waits; once it has (end of data),
+ * its overruling finding sets x aside and anything else lets x decide.
+ */
+static int
+held_back(const struct policy *p, const struct finding *f, size_t n, const struct finding *x)
+{
+	for (size_t o = 0; o < sizeof(overrules) / sizeof(overrules[0]); o++) {
+		if (strcmp(x->method, overrules[o].method) != 0)
+			continue;
+		for (size_t c = 0; c < p->nchain; c++) {
+			int reported = 0, overruled = 0;
+
+			if (p->chain[c]->type == NULL ||
+			    strcmp(p->chain[c]->type->name, overrules[o].by_type) != 0)
+				continue;
+			for (size_t i = 0; i < n; i++) {
+				if (strcmp(f[i].filter, p->chain[c]->name) != 0)
+					continue;
+				reported = 1;
+				overruled |= strcmp(f[i].method, overrules[o].by_method) == 0 &&
+				             strcmp(f[i].result, overrules[o].by_result) == 0;
+			}
+			if (!reported || overruled)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 /* A filter's reply for a rule's action on its finding, when the class fits. */
 static const char *
 rule_reply(const struct finding *f, enum action action)
@@ -239,6 +281,8 @@ policy_evaluate(const struct policy *p, const struct finding *f, size_t n,
 	d->spam_tag = p->spam_tag;
 	d->spam_reject = p->spam_reject;
 	for (size_t i = 0; i < n; i++) {
+		if (held_back(p, f, n, &f[i]))
+			continue;
 		if (!isnan(f[i].score))
 			d->score = (isnan(d->score) ? 0 : d->score) + f[i].score;
 		if (f[i].action != ACTION_NONE) {

@@ -33,6 +33,13 @@
  *	reason naming what decided. In monitor mode the decision records that
  *	action but enforce is 0.
  *
+ *	A finding a filter later in the chain may overrule decides nothing
+ *	until that filter has reported: an SPF finding waits for the chain's
+ *	dmarc filter (so an SPF fail is decided at the end of data, not at
+ *	MAIL), and a dmarc=pass sets it aside (an aligned DKIM signature
+ *	forgives an SPF fail, RFC 7489 10.1); any other DMARC result, or a
+ *	dmarc filter that failed, lets it decide as its rules say.
+ *
  *	policy_headers() appends the header fields postern adds to a message it
  *	passes on: Authentication-Results for the authentication findings; for
  *	an enforced tag (or quarantine) X-Postern-Action and X-Postern-Score;

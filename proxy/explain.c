@@ -152,8 +152,8 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 	const struct policy *txp = NULL;
 	struct header_reader hr = {0};
 	int blocked = 0;
-	char err[256];
 	struct filter_session fsession = {0};
+	char err[256];
 
 	if (read_message(req->file, msg, out) < 0) {
 		evbuffer_free(msg);

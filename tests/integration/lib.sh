@@ -30,6 +30,9 @@
 #                               ("key = value"); sets NAME_port, NAME_conf,
 #                               NAME_log (its maillog)
 #   postfix_queue_ids NAME      queue ids of the messages Postfix holds
+#   make_certs DIR [NAME]       a throwaway CA (DIR/ca.pem) and a certificate
+#                               for postern.test and backend.test signed by it
+#                               (DIR/NAME.pem, DIR/NAME.key; NAME: server)
 #   start_unbound NAME LINE...  unbound -d on a free port serving test zones;
 #                               each LINE is a resource record in zone-file
 #                               syntax ('a.test. TXT "v=spf1 -all"', put in
@@ -43,9 +46,6 @@
 #                               NAME_port, NAME_pid, NAME_conf; postern is
 #                               pointed at it with --dns 127.0.0.1:$NAME_port
 #                               or dns: { servers: [ 127.0.0.1:PORT ] }
-#   make_certs DIR [NAME]       a throwaway CA (DIR/ca.pem) and a certificate
-#                               for postern.test and backend.test signed by it
-#                               (DIR/NAME.pem, DIR/NAME.key; NAME: server)
 #   postern_config PORT BACKEND_PORT [XCLIENT]
 #                               print the hostname, listen, backend and log
 #                               keys of a config (hostname postern.test)
@@ -535,6 +535,22 @@ postfix_queue_ids() {
 	postqueue -c "${!conf}" -j 2>/dev/null | sed -n 's/.*"queue_id": *"\([0-9A-F]*\)".*/\1/p'
 }
 
+make_certs() {
+	local dir=$1 name=${2:-server}
+	need_cmd openssl
+	mkdir -p "$dir"
+	if [ ! -f "$dir/ca.pem" ]; then
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout "$dir/ca.key" -out "$dir/ca.pem" -days 2 -subj "/CN=postern test CA" \
+			>/dev/null 2>&1 || return 1
+	fi
+	printf 'subjectAltName=DNS:postern.test,DNS:backend.test\n' >"$dir/ext"
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$dir/$name.key" -out "$dir/$name.csr" -subj "/CN=$name" >/dev/null 2>&1 &&
+		openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+			-CAcreateserial -out "$dir/$name.pem" -days 2 -extfile "$dir/ext" >/dev/null 2>&1
+}
+
 start_unbound() {
 	local name=$1 port dead conf line
 	shift
@@ -576,22 +592,6 @@ EOF
 	unbound -d -c "$conf" >>"$T/$name.log" 2>&1 &
 	printf -v "${name}_conf" %s "$conf"
 	peer_started unbound "$name" "$port" "$T" $!
-}
-
-make_certs() {
-	local dir=$1 name=${2:-server}
-	need_cmd openssl
-	mkdir -p "$dir"
-	if [ ! -f "$dir/ca.pem" ]; then
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-			-keyout "$dir/ca.key" -out "$dir/ca.pem" -days 2 -subj "/CN=postern test CA" \
-			>/dev/null 2>&1 || return 1
-	fi
-	printf 'subjectAltName=DNS:postern.test,DNS:backend.test\n' >"$dir/ext"
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$dir/$name.key" -out "$dir/$name.csr" -subj "/CN=$name" >/dev/null 2>&1 &&
-		openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
-			-CAcreateserial -out "$dir/$name.pem" -days 2 -extfile "$dir/ext" >/dev/null 2>&1
 }
 
 postern_config() {

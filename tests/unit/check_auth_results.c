@@ -58,6 +58,27 @@ START_TEST(test_format)
 }
 END_TEST
 
+/* Property values: tokens as they are, the rest quoted; what a forger sends cannot break out. */
+START_TEST(test_value)
+{
+	char buf[32];
+
+	auth_results_value(buf, sizeof(buf), "example.org", 0);
+	ck_assert_str_eq(buf, "example.org");
+	auth_results_value(buf, sizeof(buf), "ab/cd+ef", 0);
+	ck_assert_str_eq(buf, "\"ab/cd+ef\"");
+	auth_results_value(buf, sizeof(buf), "abcdefghijkl", 8);
+	ck_assert_str_eq(buf, "abcdefgh");
+	auth_results_value(buf, sizeof(buf), "a;\r\nX-Evil: \"1\"\\", 0);
+	ck_assert_str_eq(buf, "\"a;??X-Evil: \\\"1\\\"\\\\\"");
+	auth_results_value(buf, sizeof(buf), NULL, 0);
+	ck_assert_str_eq(buf, "\"\"");
+	auth_results_value(buf, 8, "a very long value", 0);
+	ck_assert_uint_le(strlen(buf), 7);
+	ck_assert_int_eq(buf[strlen(buf) - 1], '"');
+}
+END_TEST
+
 START_TEST(test_strip)
 {
 	const char *hdr = "Received: from x\r\n"
@@ -95,6 +116,7 @@ main(void)
 
 	tcase_add_test(tc, test_format);
 	tcase_add_test(tc, test_strip);
+	tcase_add_test(tc, test_value);
 	suite_add_tcase(s, tc);
 
 	return unit_run(s);

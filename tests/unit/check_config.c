@@ -118,15 +118,18 @@ START_TEST(test_embedded)
 	ck_assert_uint_eq(emb->dns.timeout_ms, def->dns.timeout_ms);
 	ck_assert_uint_eq(emb->dns.attempts, def->dns.attempts);
 	ck_assert_uint_eq(emb->dns.nservers, 0);
-	/* Its own: the spf filter and the default policy (an empty file has neither). */
+	/* Its own: spf, dkim, dmarc and the default policy (an empty file has neither). */
 	ck_assert_uint_eq(def->policies.nfilters, 0);
 	ck_assert_uint_eq(def->policies.npolicies, 0);
-	ck_assert_uint_eq(emb->policies.nfilters, 1);
+	ck_assert_uint_eq(emb->policies.nfilters, 3);
 	ck_assert_str_eq(emb->policies.filters[0]->type->name, "spf");
+	ck_assert_str_eq(emb->policies.filters[1]->type->name, "dkim");
+	ck_assert_str_eq(emb->policies.filters[2]->type->name, "dmarc");
 	ck_assert_uint_eq(emb->policies.npolicies, 1);
 	ck_assert_str_eq(emb->policies.policies[0].name, "default");
-	ck_assert_uint_eq(emb->policies.policies[0].nchain, 1);
-	ck_assert_uint_eq(emb->policies.policies[0].nrules, 4);
+	ck_assert_uint_eq(emb->policies.policies[0].nchain, 3);
+	/* spf's four, dmarc_policy's two */
+	ck_assert_uint_eq(emb->policies.policies[0].nrules, 6);
 	config_unref(emb);
 	config_unref(def);
 }
@@ -199,6 +202,14 @@ START_TEST(test_embedded_names_every_key)
 	        "weight:",
 	        "milter:",
 	        "socket:",
+	        "servers:",
+	        "attempts:",
+	        "received_spf:",
+	        "receiver:",
+	        "max_signatures:",
+	        "accept_rsa_sha1:",
+	        "public_suffix_list:",
+	        "dmarc_policy:",
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)

@@ -192,12 +192,126 @@ START_TEST(test_evaluate)
 	policy_evaluate(p, f, 1, &d);
 	ck_assert_str_eq(d.reply, "451 4.7.1 Message deferred by policy, try again later");
 
+	/* A rule's reject gives the reply the filter attached, when its class fits. */
+	f[0] = finding("spf", "fail", NAN, ACTION_NONE);
+	f[0].reply = (char *)"550 5.7.23 SPF fail for x.test: not a permitted sender";
+	policy_evaluate(p, f, 1, &d);
+	ck_assert_int_eq(d.action, ACTION_REJECT);
+	ck_assert_str_eq(d.reply, "550 5.7.23 SPF fail for x.test: not a permitted sender");
+	f[0].reply = (char *)"451 4.7.24 SPF temperror";
+	policy_evaluate(p, f, 1, &d);
+	ck_assert_str_eq(d.reply, "550 5.7.23 SPF says no"); /* a 4xx for a reject: the policy's */
+	f[0].reply = (char *)"550 5.7.23 SPF softfail";
+	f[0].result = (char *)"softfail";
+	policy_evaluate(p, f, 1, &d);
+	ck_assert_int_eq(d.action, ACTION_TAG); /* a tag has no reply */
+	ck_assert_ptr_null(d.reply);
+
 	/* Monitor: the same decision, not enforced. */
 	f[0] = finding("spf", "fail", NAN, ACTION_NONE);
 	policy_evaluate(m, f, 1, &d);
 	ck_assert_int_eq(d.action, ACTION_REJECT);
 	ck_assert_int_eq(d.enforce, 0);
 	config_unref(cfg);
+}
+END_TEST
+
+static struct finding
+finding_of(const char *filter, const char *method, const char *result)
+{
+	struct finding f = finding(method, result, NAN, ACTION_NONE);
+
+	f.filter = filter;
+	return f;
+}
+
+/* SPF waits for the chain's dmarc filter; dmarc=pass forgives it; dmarc's default rules. */
+START_TEST(test_dmarc_overrules_spf)
+{
+	struct config *cfg = load("filters:\n"
+	                          "  dkim: {}\n"
+	                          "  dmarc: {}\n"
+	                          "policies:\n"
+	                          "  - name: d\n"
+	                          "    chain: [ dkim, dmarc ]\n"
+	                          "    spf: { fail: reject }\n"
+	                          "  - name: plain\n"
+	                          "    match: { rcpt_domain: plain.test }\n"
+	                          "    spf: { fail: reject }\n"
+	                          "  - name: own\n"
+	                          "    match: { rcpt_domain: own.test }\n"
+	                          "    chain: [ dmarc ]\n"
+	                          "    dmarc_policy: { reject: tag }\n");
+	ck_assert_ptr_nonnull(cfg);
+	const struct policy *p = &cfg->policies.policies[0], *plain = &cfg->policies.policies[1],
+	                    *own = &cfg->policies.policies[2];
+	struct policy_decision d;
+	struct finding f[3];
+
+	/* At MAIL the dmarc filter has not reported: SPF fail waits. */
+	f[0] = finding_of("spf", "spf", "fail");
+	policy_evaluate(p, f, 1, &d);
+	ck_assert_int_eq(d.action, ACTION_ACCEPT);
+	/* Without dmarc in the chain it decides at once. */
+	policy_evaluate(plain, f, 1, &d);
+	ck_assert_int_eq(d.action, ACTION_REJECT);
+	/* An aligned DKIM signature passed: DMARC pass forgives the SPF fail. */
+	f[1] = finding_of("dmarc", "dmarc", "pass");
+	policy_evaluate(p, f, 2, &d);
+	ck_assert_int_eq(d.action, ACTION_ACCEPT);
+	/* DMARC failed (p=none), or the dmarc filter failed: SPF decides. */
+	f[1] = finding_of("dmarc", "dmarc", "fail");
+	f[2] = finding_of("dmarc", "dmarc_policy", "none");
+	policy_evaluate(p, f, 3, &d);
+	ck_assert_int_eq(d.action, ACTION_REJECT);
+	ck_assert_str_eq(d.reason, "spf=fail");
+	f[1] = finding_of("dmarc", "error", "timeout");
+	policy_evaluate(p, f, 2, &d);
+	ck_assert_int_eq(d.action, ACTION_REJECT);
+	/* The default rules of dmarc, and a policy's own instead. */
+	f[0] = finding_of("dmarc", "dmarc_policy", "reject");
+	policy_evaluate(p, f, 1, &d);
+	ck_assert_int_eq(d.action, ACTION_REJECT);
+	f[0] = finding_of("dmarc", "dmarc_policy", "quarantine");
+	policy_evaluate(p, f, 1, &d);
+	ck_assert_int_eq(d.action, ACTION_QUARANTINE);
+	f[0] = finding_of("dmarc", "dmarc_policy", "reject");
+	policy_evaluate(own, f, 1, &d);
+	ck_assert_int_eq(d.action, ACTION_TAG);
+	f[0] = finding_of("dmarc", "dmarc_policy", "quarantine");
+	policy_evaluate(own, f, 1, &d);
+	ck_assert_int_eq(d.action, ACTION_ACCEPT);
+	config_unref(cfg);
+}
+END_TEST
+
+/* The dkim, dkim_sign and dmarc types' own keys: each error at its node. */
+START_TEST(test_auth_filter_errors)
+{
+	assert_error(
+	        "filters:\n  dkim: { max_signatures: 0 }\n",
+	        "p.yaml:2:27: filters.dkim.max_signatures: \"0\" is not a number from 1 to 100");
+	assert_error("filters:\n  dkim: { max_signature: 3 }\n",
+	             "p.yaml:2:11: unknown key \"max_signature\" in dkim (did you mean "
+	             "\"max_signatures\"?)");
+	assert_error("filters:\n  dkim: { accept_rsa_sha1: maybe }\n",
+	             "p.yaml:2:28: filters.dkim.accept_rsa_sha1: expected true or false, found "
+	             "\"maybe\"");
+	assert_error("filters:\n  dmarc: { public_suffix_list: /nonexistent/psl.dat }\n",
+	             "p.yaml:2:32: filters.dmarc.public_suffix_list: cannot read "
+	             "\"/nonexistent/psl.dat\"");
+	assert_error("filters:\n  s: { type: dkim_sign }\n",
+	             "p.yaml:2:6: filters.s: dkim_sign needs keys:");
+	assert_error("filters:\n  s:\n    type: dkim_sign\n    keys:\n"
+	             "      - { domain: a.test, selector: s, key_file: /nonexistent.key,"
+	             " algorithm: rsa-sha1 }\n",
+	             "p.yaml:5:79: filters.s.keys.algorithm: \"rsa-sha1\" is not rsa-sha256 or "
+	             "ed25519-sha256");
+	assert_error(
+	        "filters:\n  s:\n    type: dkim_sign\n    outgoing: { clients: [ 10.0.0.1/8 ] }\n"
+	        "    keys: [ { domain: a.test, selector: s } ]\n",
+	        "p.yaml:4:28: filters.s.outgoing.clients: \"10.0.0.1/8\" is not a network "
+	        "(e.g. 192.0.2.0/24)");
 }
 END_TEST
 
@@ -247,6 +361,8 @@ main(void)
 	tcase_add_test(tc, test_selection);
 	tcase_add_test(tc, test_cidr);
 	tcase_add_test(tc, test_evaluate);
+	tcase_add_test(tc, test_dmarc_overrules_spf);
+	tcase_add_test(tc, test_auth_filter_errors);
 	tcase_add_test(tc, test_config_errors);
 	suite_add_tcase(s, tc);
 

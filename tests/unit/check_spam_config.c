@@ -78,7 +78,7 @@ START_TEST(test_engine_errors)
 	assert_error("filters:\n  rs: { type: rspamd, max_connections: 0 }\n",
 	             "t.yaml:2:40: filters.rs.max_connections: expected 1 to 1024");
 	assert_error("filters:\n  rs: { type: rspamd, use_action: maybe }\n",
-	             "t.yaml:2:35: filters.rs.use_action: \"maybe\" is not true or false");
+	             "t.yaml:2:35: filters.rs.use_action: expected true or false, found \"maybe\"");
 }
 END_TEST
 

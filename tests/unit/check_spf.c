@@ -118,6 +118,25 @@ START_TEST(test_normalised)
 }
 END_TEST
 
+START_TEST(test_long_terms)
+{
+	char record[2048] = "v=spf1 a:", text[2048];
+
+	/* One term of 512 octets passes, of 513 not (SPF_TERM_MAX). */
+	memset(record + 9, 'a', 512 - 2 - 12);
+	strcpy(record + 9 + 512 - 2 - 12, ".example.org");
+	ck_assert_uint_eq(strlen(record + 7), 512);
+	ck_assert_ptr_nonnull(prepared(record, AF_INET));
+	memmove(record + 10, record + 9, strlen(record + 9) + 1);
+	ck_assert_ptr_null(prepared(record, AF_INET));
+	memset(text, 'x', 513);
+	text[513] = '\0';
+	ck_assert_int_eq(spf_explanation_prepare(text, record, sizeof(record)), -1);
+	text[512] = '\0';
+	ck_assert_int_eq(spf_explanation_prepare(text, record, sizeof(record)), 0);
+}
+END_TEST
+
 START_TEST(test_explanations)
 {
 	char out[512];
@@ -222,6 +241,24 @@ START_TEST(test_limits)
 	ck_assert_int_eq(check(&z, "127.0.0.1", "u@lo.example.org", &v), SPF_RES_FAIL);
 	ck_assert_int_eq(check(&z, "::ffff:127.0.0.1", "u@lo.example.org", &v), SPF_RES_FAIL);
 	ck_assert_int_eq(check(&z, "not an address", "u@lo.example.org", &v), SPF_RES_PERMERROR);
+	/*
+	 * libspf2 holds 511 octets of compiled mechanisms and drops the rest
+	 * silently: 50 ip4 terms fit (fail), 80 would lose "-all" (neutral), so
+	 * they are permerror.
+	 */
+	char big[4096] = "v=spf1";
+
+	for (int i = 0; i < 80; i++) {
+		snprintf(big + strlen(big), sizeof(big) - strlen(big), " ip4:198.51.100.%d", i);
+		if (i == 49) {
+			zone_add_text(&z, "fits.example.org", ns_t_txt, strcat(big, " -all"));
+			big[strlen(big) - 5] = '\0';
+		}
+	}
+	zone_add_text(&z, "big.example.org", ns_t_txt, strcat(big, " -all"));
+	ck_assert_int_eq(check(&z, "192.0.2.1", "u@fits.example.org", &v), SPF_RES_FAIL);
+	ck_assert_int_eq(check(&z, "192.0.2.1", "u@big.example.org", &v), SPF_RES_PERMERROR);
+	ck_assert_ptr_nonnull(strstr(v.problem, "longer than libspf2 can hold"));
 	zone_add_timeout(&z, "slow.example.org");
 	ck_assert_int_eq(check(&z, "192.0.2.1", "u@slow.example.org", &v), SPF_RES_TEMPERROR);
 	zone_free(&z);
@@ -269,6 +306,7 @@ main(void)
 	tcase_add_test(tc, test_valid);
 	tcase_add_test(tc, test_invalid);
 	tcase_add_test(tc, test_normalised);
+	tcase_add_test(tc, test_long_terms);
 	tcase_add_test(tc, test_explanations);
 	tcase_add_test(tc, test_domains);
 	tcase_add_test(tc, test_hostile_macros);
