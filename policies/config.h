@@ -31,12 +31,12 @@
  *	replaces dns.servers (the command line's --dns). All return 0, or -1
  *	with a message in diag.
  *
+ *	config_bool() reads a boolean as the file writes them (true/false,
+ *	yes/no, on/off, any case), for filter types' own keys: 0, or -1.
+ *
  *	TLS files (listen[].tls, backend.ca_file) are checked readable here;
  *	the daemon parses them into cfg->tls (proxy/tls.h) and reports what
  *	does not parse at the tls: key's config_pos.
- *
- *	config_bool() reads a boolean as the file writes them (true/false,
- *	yes/no, on/off, any case), for filter types' own keys: 0, or -1.
  *
  *	A config is reference counted: sessions hold the config they started
  *	with while a reload installs a new one. config_unref() frees at zero.
