@@ -102,6 +102,16 @@ filter_verdict(struct filter_call *call, enum action action, const char *reply)
 	f->reply = reply ? xstrdup(reply) : NULL;
 }
 
+void
+filter_act(struct filter_call *call, enum action action, const char *reply)
+{
+	struct finding *f = &call->txn->findings[call->txn->nfindings - 1];
+
+	f->action = action;
+	free(f->reply);
+	f->reply = reply ? xstrdup(reply) : NULL;
+}
+
 static const enum action on_error_action[] = {ACTION_NONE, ACTION_TEMPFAIL, ACTION_REJECT};
 
 void
@@ -463,6 +473,14 @@ chain_stages(struct filter *const *filters, size_t n)
 	for (size_t i = 0; i < n; i++)
 		stages |= filters[i]->type->stages;
 	return stages;
+}
+
+void
+chain_loop_end(struct filter *const *filters, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (filters[i]->type != NULL && filters[i]->type->loop_end != NULL)
+			filters[i]->type->loop_end(filters[i]);
 }
 
 void

@@ -6,6 +6,7 @@
  *	chain_cancel(chain)
  *	chain_feed(filters, n, stage, txn, data, len)
  *	chain_stages(filters, n)
+ *	chain_loop_end(filters, n)
  *	chain_notify(txn, stage)
  *	filter_session_end(session)
  *	filter_txn_carry(to, from), filter_txn_drop_findings(txn, first)
@@ -25,6 +26,8 @@
  *	chain_feed() gives one header field or body chunk to every filter that
  *	implements the streaming stage, at once (see filter.h).
  *	chain_stages() is the union of the stages the filters implement.
+ *	chain_loop_end() tells every filter that the event loop it ran on is
+ *	about to be freed (filter_type's loop_end).
  *
  *	chain_notify() gives a notice (FILTER_ABORT, FILTER_CLOSE) to every
  *	filter that ran in txn's session and implements it, at once, in the
@@ -69,6 +72,7 @@ void chain_cancel(struct chain *chain);
 void chain_feed(struct filter *const *filters, size_t n, enum filter_stage stage,
                 struct filter_txn *txn, const char *data, size_t len);
 unsigned chain_stages(struct filter *const *filters, size_t n);
+void chain_loop_end(struct filter *const *filters, size_t n);
 void chain_notify(struct filter_txn *txn, enum filter_stage stage);
 void filter_session_end(struct filter_session *session);
 void filter_txn_carry(struct filter_txn *to, const struct filter_txn *from);

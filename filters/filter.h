@@ -7,6 +7,7 @@
  *	filter_finding(call, method, result, score, fmt, ...)
  *	filter_finding_reply(call, reply)
  *	filter_verdict(call, action, reply)
+ *	filter_act(call, action, reply)
  *	filter_error(call, reason)
  *	filter_done(call)
  *	filter_read_message(txn, offset, buf, len)
@@ -47,7 +48,8 @@
  *	filter_verdict() is for filters whose answer is itself an
  *	action (an external milter's reject, the test filter): a finding whose
  *	policy default is that action, with an optional SMTP reply ("550 5.7.1
- *	text").
+ *	text"). filter_act() gives the finding just recorded with
+ *	filter_finding() an action of its own (a rule that rejects at once).
  *	filter_error() is for a filter that could not do its work (an engine
  *	down, a reply it cannot read): a finding "error=REASON" with the
  *	filter's on_error action, as a timeout gets.
@@ -281,6 +283,10 @@ struct filter_type {
 	void (*cancel)(struct filter_call *call);
 	/* The transaction ends: free what run() kept in *call->state. */
 	void (*txn_end)(const struct filter *filter, void *state);
+	/* Optional: the event loop the filter ran on is about to be freed (postern
+	 * --explain runs a loop of its own); free what is tied to it, such as kept-alive
+	 * connections. destroy() must do the same. */
+	void (*loop_end)(struct filter *filter);
 	/* The session ends: free what run() kept in *call->session_state. */
 	void (*session_end)(const struct filter *filter, void *state);
 };
@@ -289,6 +295,7 @@ void filter_finding(struct filter_call *call, const char *method, const char *re
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void filter_finding_reply(struct filter_call *call, const char *reply);
 void filter_verdict(struct filter_call *call, enum action action, const char *reply);
+void filter_act(struct filter_call *call, enum action action, const char *reply);
 void filter_error(struct filter_call *call, const char *reason);
 ssize_t filter_read_message(const struct filter_txn *txn, size_t offset, void *buf, size_t len);
 void filter_done(struct filter_call *call);

@@ -19,7 +19,13 @@ extern const struct filter_type dmarc_filter_type;
 #ifdef POSTERN_TEST_FILTER
 extern const struct filter_type test_filter_type;
 #endif
+extern const struct filter_type spamd_filter_type;
+extern const struct filter_type rules_filter_type;
+extern const struct filter_type helo_filter_type;
+extern const struct filter_type dnsbl_filter_type;
+extern const struct filter_type rspamd_filter_type;
 
+/* clang-format off: one line per type, so that adding one is a one-line change */
 static const struct filter_type *const types[] = {
         &milter_filter_type,
         &spf_filter_type,
@@ -29,8 +35,10 @@ static const struct filter_type *const types[] = {
 #ifdef POSTERN_TEST_FILTER
         &test_filter_type,
 #endif
-        NULL,
+        &spamd_filter_type, &rules_filter_type,  &helo_filter_type,
+        &dnsbl_filter_type, &rspamd_filter_type, NULL,
 };
+/* clang-format on */
 
 const struct filter_type *
 filter_type_find(const char *name)

@@ -431,6 +431,13 @@ parse_duration(const char *s, unsigned long long *ms)
 	return parse_number(s, duration_units, ms);
 }
 
+/* "512", "64K", "10M", "1G" -> octets; 0, -1 or -2 as parse_number(). */
+int
+parse_size(const char *s, unsigned long long *octets)
+{
+	return parse_number(s, size_units, octets);
+}
+
 /* v in the largest unit that writes it exactly: 1048576 -> "1M", 300000 -> "5m". */
 static void
 format_number(char *buf, size_t size, unsigned long long v, const struct unit *units)

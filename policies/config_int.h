@@ -28,6 +28,7 @@ int expect(struct loader *l, yaml_node_t *node, yaml_node_type_t type, const cha
 void unknown_key(struct loader *l, yaml_node_t *key, const char *section, const char *const *known,
                  size_t n);
 int parse_duration(const char *s, unsigned long long *ms);
+int parse_size(const char *s, unsigned long long *octets);
 
 void config_load_filters(struct loader *l, yaml_node_t *node);
 void config_load_text(struct loader *parent, const char *name, const char *text, size_t len);

@@ -278,6 +278,8 @@ policy_evaluate(const struct policy *p, const struct finding *f, size_t n,
 	memset(d, 0, sizeof(*d));
 	d->action = ACTION_NONE;
 	d->score = NAN;
+	d->spam_tag = p->spam_tag;
+	d->spam_reject = p->spam_reject;
 	for (size_t i = 0; i < n; i++) {
 		if (held_back(p, f, n, &f[i]))
 			continue;
@@ -316,11 +318,53 @@ policy_evaluate(const struct policy *p, const struct finding *f, size_t n,
 	d->enforce = !p->monitor;
 }
 
+/* "X-Spam-Status: No, score=0.3 tag=5.0 reject=10.0 tests=rules.A(0.3),...", folded. */
+static void
+spam_headers(const struct policy_decision *d, const struct finding *f, size_t n,
+             struct evbuffer *out)
+{
+	char item[200];
+	size_t col;
+
+	evbuffer_add_printf(out, "X-Spam-Score: %.1f\r\n", d->score);
+	col = (size_t)evbuffer_get_length(out);
+	evbuffer_add_printf(out, "X-Spam-Status: %s, score=%.1f",
+	                    !isnan(d->spam_tag) && d->score >= d->spam_tag ? "Yes" : "No",
+	                    d->score);
+	if (!isnan(d->spam_tag))
+		evbuffer_add_printf(out, " tag=%.1f", d->spam_tag);
+	if (!isnan(d->spam_reject))
+		evbuffer_add_printf(out, " reject=%.1f", d->spam_reject);
+	evbuffer_add_printf(out, " tests=");
+	col = evbuffer_get_length(out) - col;
+	for (size_t i = 0, first = 1; i < n; i++) {
+		if (isnan(f[i].score))
+			continue;
+		int len = snprintf(item, sizeof(item), "%s%s.%s(%.1f)", first ? "" : ",",
+		                   f[i].filter, f[i].result, f[i].score);
+
+		if (len < 0)
+			continue;
+		if (!first && col + (size_t)len > 78) {
+			evbuffer_add(out, ",\r\n\t", 4);
+			evbuffer_add(out, item + 1, (size_t)len - 1);
+			col = 8 + (size_t)len - 1;
+		} else {
+			evbuffer_add(out, item, (size_t)len);
+			col += (size_t)len;
+		}
+		first = 0;
+	}
+	evbuffer_add(out, "\r\n", 2);
+}
+
 void
 policy_headers(const struct policy_decision *d, const char *authserv_id,
                const struct finding *findings, size_t n, struct evbuffer *out)
 {
 	auth_results_format(out, authserv_id, findings, n);
+	if (d->enforce && !isnan(d->score))
+		spam_headers(d, findings, n, out);
 	if (!d->enforce || (d->action != ACTION_TAG && d->action != ACTION_QUARANTINE))
 		return;
 	evbuffer_add_printf(out, "X-Postern-Action: %s (%s)\r\n", action_name(d->action),

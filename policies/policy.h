@@ -41,8 +41,12 @@
  *	dmarc filter that failed, lets it decide as its rules say.
  *
  *	policy_headers() appends the header fields postern adds to a message it
- *	passes on: Authentication-Results for the authentication findings, and
- *	for an enforced tag (or quarantine) X-Postern-Action and X-Postern-Score.
+ *	passes on: Authentication-Results for the authentication findings; for
+ *	an enforced tag (or quarantine) X-Postern-Action and X-Postern-Score;
+ *	and, in enforce mode whenever a finding had a score, X-Spam-Score (the
+ *	sum) and X-Spam-Status ("Yes" at or above the tag threshold, the
+ *	thresholds, and each scored finding as FILTER.RESULT(SCORE)), as
+ *	SpamAssassin writes them, for the mail store's filters.
  *
  *	policy_log() formats the decision for a transaction's log line, the
  *	same in postern and postern-milter: " policy=NAME action=ACTION
@@ -107,8 +111,9 @@ struct policy_subject {
 struct policy_decision {
 	enum action action;
 	int enforce;
-	double score;      /* NAN: no scores */
-	const char *reply; /* complete reply line without CRLF, for reject/tempfail */
+	double score;                 /* NAN: no scores */
+	double spam_tag, spam_reject; /* the policy's thresholds, NAN: not set */
+	const char *reply;            /* complete reply line without CRLF, for reject/tempfail */
 	char reason[200];
 };
 

@@ -271,6 +271,7 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 	evbuffer_free(msg);
 	worker_pool_free(r.env.workers);
 	dns_shutdown();
+	chain_loop_end(cfg->policies.filters, cfg->policies.nfilters);
 	event_base_free(r.env.base);
 	return 0;
 }

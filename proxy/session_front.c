@@ -84,6 +84,8 @@ session_proxy_input(struct session *s)
 	if (!h.local) {
 		netaddr_ip((const struct sockaddr *)&h.src, s->ip, sizeof(s->ip));
 		s->port = netaddr_port((const struct sockaddr *)&h.src);
+		/* The address the client reached is the balancer's, not ours behind it. */
+		netaddr_ip((const struct sockaddr *)&h.dst, s->local_ip, sizeof(s->local_ip));
 	}
 	log_info("event=proxy session=%lx peer=%s client=%s:%d version=%d%s", s->id, peer, s->ip,
 	         s->port, h.version, h.local ? " local=yes" : "");

@@ -276,7 +276,8 @@ check_eq "the backend got one message more" $((nwire + 1)) \
 check_contains "...the accepted one" "$(cat "$raw_dir/msg-$((nwire + 1)).wire" 2>/dev/null)" \
 	"Subject: chain last"
 
-# --- tag and score: delivered with postern's headers on top, the rest intact.
+# --- tag and score: delivered with postern's headers on top, the rest intact
+# (X-Spam-Score and X-Spam-Status whenever a finding had a score).
 # tagged NAME ACTION HEADER...: the message arrives as HEADER... + the original.
 tagged() {
 	local name=$1 action=$2 f
@@ -292,8 +293,11 @@ tagged() {
 	check_file_eq "X-Test-Action: $action: at smtp-sink as expected" "$T/$name.want" "$T/$name.got"
 }
 tagged tag tag 'X-Postern-Action: tag (t=tag)'
-tagged score7 score=7 'X-Postern-Action: tag (score=7.0)' 'X-Postern-Score: 7.0'
-tagged score3 score=3
+tagged score7 score=7 'X-Spam-Score: 7.0' \
+	'X-Spam-Status: Yes, score=7.0 tag=5.0 reject=10.0 tests=t.scored(7.0)' \
+	'X-Postern-Action: tag (score=7.0)' 'X-Postern-Score: 7.0'
+tagged score3 score=3 'X-Spam-Score: 3.0' \
+	'X-Spam-Status: No, score=3.0 tag=5.0 reject=10.0 tests=t.scored(3.0)'
 wait_until 3 logged score3@client.test
 check_contains "tag: logged" "$(txn_line tag@client.test)" \
 	" policy=default action=tag findings=t.test=tag"

@@ -1,0 +1,196 @@
+/*
+ * NAME
+ *	filter_config - reading a filter type's own keys from its YAML mapping
+ * SYNOPSIS
+ *	See filter_config.h.
+ * DESCRIPTION
+ *	A thin layer over filters/filter_conf.h and the loader's own helpers
+ *	(policies/config_int.h): the same messages, with the instance and the
+ *	key being read carried in struct fconf, and the readers filter_conf.h
+ *	has not (durations, sizes, numbers, the walk over a mapping).
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "filters/filter.h"
+#include "filters/filter_conf.h"
+#include "filters/filter_config.h"
+#include "policies/config_int.h"
+
+static struct loader
+loader_of(const struct fconf *c)
+{
+	return (struct loader){.doc = c->doc, .file = c->file, .diag = c->diag};
+}
+
+void
+fconf_init(struct fconf *c, const struct filter *filter, yaml_document_t *doc, const char *file,
+           struct config_diag *diag)
+{
+	*c = (struct fconf){.doc = doc, .file = file, .diag = diag, .name = filter->name};
+}
+
+yaml_node_t *
+fconf_node(const struct fconf *c, int index)
+{
+	return yaml_document_get_node(c->doc, index);
+}
+
+void
+fconf_error(const struct fconf *c, const yaml_node_t *node, const char *fmt, ...)
+{
+	struct loader l = loader_of(c);
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	node_error(&l, node, "filters.%s%s%s: %s", c->name, c->key ? "." : "", c->key ? c->key : "",
+	           msg);
+}
+
+static size_t
+count(const char *const *known)
+{
+	size_t n = 0;
+
+	while (known[n] != NULL)
+		n++;
+	return n;
+}
+
+void
+fconf_unknown(const struct fconf *c, yaml_node_t *key, const char *const *known)
+{
+	struct loader l = loader_of(c);
+	char section[160];
+
+	snprintf(section, sizeof(section), "filters.%s%s%s", c->name, c->key ? "." : "",
+	         c->key ? c->key : "");
+	/* The section names where the key is, not the key itself. */
+	char *dot = strrchr(section, '.');
+
+	if (c->key != NULL && dot != NULL)
+		*dot = '\0';
+	unknown_key(&l, key, section, known, count(known));
+}
+
+int
+fconf_walk(struct fconf *c, yaml_node_t *node, const char *const *known, fconf_key_fn *fn,
+           void *arg)
+{
+	struct loader l = loader_of(c);
+	char section[128];
+	size_t nknown = count(known);
+	int rc = 0;
+
+	snprintf(section, sizeof(section), "filters.%s", c->name);
+	if (node->type != YAML_MAPPING_NODE) {
+		fconf_error(c, node, "expected a mapping");
+		return -1;
+	}
+	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *key = fconf_node(c, p->key), *value = fconf_node(c, p->value);
+		const char *k;
+
+		if (key->type != YAML_SCALAR_NODE)
+			continue;
+		k = scalar(key);
+		if (filter_conf_common(k))
+			continue;
+		c->key = k;
+		if (fn(c, k, value, arg) < 0) {
+			unknown_key(&l, key, section, known, nknown);
+			rc = -1;
+		}
+		c->key = NULL;
+	}
+	return rc;
+}
+
+static const char *
+scalar_of(const struct fconf *c, yaml_node_t *node, const char *what)
+{
+	if (node->type == YAML_SCALAR_NODE)
+		return scalar(node);
+	fconf_error(c, node, "expected %s", what);
+	return NULL;
+}
+
+int
+fconf_string(const struct fconf *c, yaml_node_t *node, char **out)
+{
+	struct loader l = loader_of(c);
+
+	return filter_conf_string(&l, node, c->name, c->key ? c->key : "", out);
+}
+
+int
+fconf_strings(const struct fconf *c, yaml_node_t *node, char ***out, size_t *n)
+{
+	struct loader l = loader_of(c);
+
+	return filter_conf_strings(&l, node, c->name, c->key ? c->key : "", out, n);
+}
+
+int
+fconf_duration(const struct fconf *c, yaml_node_t *node, unsigned *ms)
+{
+	const char *s = scalar_of(c, node, "a duration");
+	unsigned long long v;
+
+	if (s == NULL)
+		return -1;
+	if (parse_duration(s, &v) < 0 || v == 0 || v > 0xffffffffULL) {
+		fconf_error(c, node, "\"%s\" is not a duration (30s, 250ms, 5m)", s);
+		return -1;
+	}
+	*ms = (unsigned)v;
+	return 0;
+}
+
+int
+fconf_size(const struct fconf *c, yaml_node_t *node, unsigned long long *octets)
+{
+	const char *s = scalar_of(c, node, "a size");
+
+	if (s == NULL)
+		return -1;
+	if (parse_size(s, octets) < 0) {
+		fconf_error(c, node, "\"%s\" is not a size (512, 64K, 10M)", s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+fconf_number(const struct fconf *c, yaml_node_t *node, double *out)
+{
+	const char *s = scalar_of(c, node, "a number");
+	char *end;
+	double v;
+
+	if (s == NULL)
+		return -1;
+	v = strtod(s, &end);
+	if (end == s || *end != '\0' || !isfinite(v)) {
+		fconf_error(c, node, "\"%s\" is not a number", s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+fconf_bool(const struct fconf *c, yaml_node_t *node, int *out)
+{
+	struct loader l = loader_of(c);
+
+	return filter_conf_bool(&l, node, c->name, c->key ? c->key : "", out);
+}
