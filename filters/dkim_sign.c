@@ -5,16 +5,18 @@
  *	filters:
  *	  sign:
  *	    type: dkim_sign
- *	    outgoing: { clients: [ 10.0.0.0/8 ], sender_domains: [ example.org ] }
+ *	    outgoing: { authenticated: true, clients: [ 10.0.0.0/8 ],
+ *	                sender_domains: [ example.org ] }
  *	    keys:
  *	      - { domain: example.org, selector: s1, key_file: /etc/postern/s1.key,
  *	          algorithm: rsa-sha256, headers: [ from, to, subject, date ],
  *	          oversign_from: true, canonicalization: relaxed/relaxed }
  * DESCRIPTION
- *	A message is outgoing when its client is in outgoing.clients, or its
- *	envelope sender's domain is in outgoing.sender_domains; an
- *	authenticated session will be one too, once the session tells filters
- *	(the one place to add it is outgoing(), below). Outgoing mail is signed
+ *	A message is outgoing when its session is authenticated (the backend
+ *	said 235 to the client's AUTH) and outgoing.authenticated is true (the
+ *	default: authenticated submission is signed), when its client is in
+ *	outgoing.clients, or when its envelope sender's domain is in
+ *	outgoing.sender_domains. Outgoing mail is signed
  *	with the key of its From domain (or of the nearest parent domain that
  *	has one): the header fields as they stream are kept, and at the end of
  *	the header, once From is known, they go to libopendkim, then each body
@@ -99,6 +101,7 @@ struct sign_key {
 };
 
 struct sign_conf {
+	int authenticated; /* an authenticated session is outgoing */
 	struct cidr *clients;
 	size_t nclients;
 	char **sender_domains;
@@ -138,9 +141,8 @@ domain_listed(const char *domain, char *const *list, size_t n)
 }
 
 /*
- * Is this transaction's mail outgoing? Its client is trusted, or its sender
- * domain is listed. Authenticated sessions belong here as well once
- * struct filter_txn carries the session's authentication.
+ * Is this transaction's mail outgoing? Its session is authenticated (when
+ * that counts), its client is trusted, or its sender domain is listed.
  */
 static int
 outgoing(const struct sign_conf *conf, const struct filter_txn *txn)
@@ -148,6 +150,8 @@ outgoing(const struct sign_conf *conf, const struct filter_txn *txn)
 	struct sockaddr_storage ss = {0};
 	const char *at = txn->mail_from ? strrchr(txn->mail_from, '@') : NULL;
 
+	if (conf->authenticated && txn->authenticated)
+		return 1;
 	if (txn->client_addr != NULL) {
 		if (inet_pton(AF_INET, txn->client_addr, &((struct sockaddr_in *)&ss)->sin_addr) ==
 		    1)
@@ -494,11 +498,12 @@ sign_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, const 
                struct config_diag *diag)
 {
 	static const char *const keys[] = {"type", "timeout", "on_error", "outgoing", "keys"};
-	static const char *const outgoing_keys[] = {"clients", "sender_domains"};
+	static const char *const outgoing_keys[] = {"authenticated", "clients", "sender_domains"};
 	struct loader l = {.doc = doc, .file = file, .diag = diag};
 	struct sign_conf *conf = xcalloc(1, sizeof(*conf));
 	int rc = 0;
 
+	conf->authenticated = 1;
 	f->state = conf;
 	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
 	     p++) {
@@ -531,8 +536,14 @@ sign_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, const 
 					        &conf->sender_domains, &conf->nsender_domains);
 				} else if (strcmp(name, "clients") == 0) {
 					rc |= load_clients(&l, f->name, ov, conf);
+				} else if (strcmp(name, "authenticated") == 0) {
+					rc |= filter_conf_bool(&l, ov, f->name,
+					                       "outgoing.authenticated",
+					                       &conf->authenticated);
 				} else if (ok->type == YAML_SCALAR_NODE) {
-					unknown_key(&l, ok, "outgoing", outgoing_keys, 2);
+					unknown_key(&l, ok, "outgoing", outgoing_keys,
+					            sizeof(outgoing_keys) /
+					                    sizeof(outgoing_keys[0]));
 					rc = -1;
 				}
 			}

@@ -224,16 +224,20 @@ struct filter_txn {
 	size_t nedits;
 	/*
 	 * The session, for filters that treat submission differently (DKIM
-	 * signing, milter macros {auth_authen} {tls_version} {cipher}).
-	 * authenticated: the client's AUTH got 235 from the backend, which did
-	 * the authenticating; auth_user: the identity it used when postern could
-	 * read it from the exchange (PLAIN, LOGIN), else NULL. tls_version
-	 * ("TLSv1.3") and tls_cipher: NULL when the client does not use TLS.
+	 * signing, milter macros {auth_type} {auth_authen} {tls_version}
+	 * {cipher} {cipher_bits}). authenticated: the client's AUTH got 235
+	 * from the backend, which did the authenticating; auth_mech: its SASL
+	 * mechanism ("PLAIN"), NULL unless authenticated; auth_user: the
+	 * identity it used when postern could read it from the exchange (PLAIN,
+	 * LOGIN), else NULL. tls_version ("TLSv1.3") and tls_cipher: NULL when
+	 * the client does not use TLS; tls_cipher_bits then 0.
 	 */
 	int authenticated;
+	const char *auth_mech;
 	const char *auth_user;
 	const char *tls_version;
 	const char *tls_cipher;
+	int tls_cipher_bits;
 	struct envelope_edit *envelope; /* FILTER_EOM: in the order filters made them */
 	size_t nenvelope;
 	struct filter_session *session; /* NULL: none */

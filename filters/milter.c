@@ -19,7 +19,13 @@
  *	chunks, end of body; so a milter after another in the chain sees the
  *	message as that one left it (filter_message_header/_body). A SKIP
  *	reply ends the body early. Macros go before each command, as
- *	configured (milter_config.c).
+ *	configured (milter_config.c), those postern knows: j i v _
+ *	{daemon_name} {daemon_addr} {daemon_port} {if_name} {if_addr}
+ *	{client_addr} {client_port} {client_name} {client_ptr} {mail_addr}
+ *	{rcpt_addr}; of an authenticated session {auth_type} (the SASL
+ *	mechanism) and {auth_authen} (when postern could read the identity:
+ *	PLAIN, LOGIN); over TLS {tls_version} {cipher} {cipher_bits}. A HELO
+ *	is sent again after STARTTLS, so the milter hears the TLS macros.
  *
  *	Replies become findings of method "milter": accept, reject, tempfail,
  *	discard, quarantine (with their action: filter_verdict()), continue
@@ -101,8 +107,9 @@ struct milter_conn {
 	unsigned replbody : 1;       /* a replacement body has begun */
 	unsigned body_cr : 1;        /* the replacement body's last octet was CR */
 	char *helo_sent;
-	const char *reason; /* a failure ("unreachable", "timeout", "closed", "protocol"), */
-	                    /* for the findings of later transactions */
+	unsigned helo_tls : 1; /* helo_sent went over TLS */
+	const char *reason;    /* a failure ("unreachable", "timeout", "closed", "protocol"), */
+	                       /* for the findings of later transactions */
 	/* the message, at FILTER_EOM */
 	struct evbuffer *header;
 	size_t header_pos, body_pos;
@@ -236,6 +243,18 @@ macro_value(const struct filter_txn *txn, const char *name, char *buf, size_t si
 		return txn->mail_from;
 	if (strcmp(name, "rcpt_addr") == 0)
 		return txn->rcpt;
+	if (strcmp(name, "auth_type") == 0)
+		return txn->auth_mech;
+	if (strcmp(name, "auth_authen") == 0 && txn->authenticated)
+		return txn->auth_user;
+	if (strcmp(name, "tls_version") == 0)
+		return txn->tls_version;
+	if (strcmp(name, "cipher") == 0)
+		return txn->tls_cipher;
+	if (strcmp(name, "cipher_bits") == 0 && txn->tls_cipher_bits > 0) {
+		snprintf(buf, size, "%d", txn->tls_cipher_bits);
+		return buf;
+	}
 	return NULL;
 }
 
@@ -409,10 +428,13 @@ send_step(struct milter_conn *m)
 		put_connect(m);
 		return !wants(m, SMFIP_NR_CONN);
 	case OP_HELO:
-		if (txn->helo == NULL || (m->helo_sent && strcmp(m->helo_sent, txn->helo) == 0))
+		/* The EHLO after STARTTLS goes too (with the TLS macros), as Postfix sends it. */
+		if (txn->helo == NULL || (m->helo_sent && strcmp(m->helo_sent, txn->helo) == 0 &&
+		                          m->helo_tls == (txn->tls_version != NULL)))
 			return 0;
 		free(m->helo_sent);
 		m->helo_sent = xstrdup(txn->helo);
+		m->helo_tls = txn->tls_version != NULL;
 		if (wants(m, SMFIP_NOHELO))
 			return 0;
 		put_macros(m, SMFIM_HELO, SMFIC_HELO);

@@ -12,7 +12,9 @@
  *	the one chosen without a recipient, each RCPT for its recipient's (the
  *	first recipient's is the transaction's; one with another policy is
  *	deferred with 450), the end of the message for the transaction's.
- *	{auth_authen} marks the client authenticated for policy matching.
+ *	{auth_authen} marks the client authenticated, for policy matching and
+ *	for filters (struct filter_txn: authenticated, auth_user, and auth_mech
+ *	from {auth_type}; so dkim_sign signs authenticated submission).
  *
  *	The message is spooled as libmilter delivers it (header fields as
  *	"Name:value" CRLF lines, the value with its leading space where the
@@ -65,6 +67,7 @@ struct pm_conn {
 	int port;
 	char *local_ip; /* the MTA's {daemon_addr}, or NULL */
 	int authenticated;
+	char *auth_user, *auth_mech; /* {auth_authen} and {auth_type} of the last MAIL */
 	int leadspc; /* SMFIP_HDR_LEADSPC: header values exactly as in the message */
 	char *helo;
 	struct sockaddr_storage ss;
@@ -145,6 +148,9 @@ fill_txn(struct pm_conn *c, struct filter_txn *txn)
 	txn->local_name = c->cfg->hostname;
 	txn->queue_id = c->in_tx ? c->queue_id : NULL;
 	txn->mail_from = c->from;
+	txn->authenticated = c->authenticated;
+	txn->auth_user = c->auth_user;
+	txn->auth_mech = c->auth_mech;
 	txn->session = &c->fs;
 	txn->spool_memory = c->cfg->limits.spool_memory;
 	txn->spool_dir = c->cfg->spool_dir;
@@ -412,10 +418,15 @@ pm_envfrom(SMFICTX *ctx, char **argv)
 	struct policy_subject subject;
 	struct policy_decision d;
 	const char *auth = smfi_getsymval(ctx, "{auth_authen}");
+	const char *mech = smfi_getsymval(ctx, "{auth_type}");
 
 	end_transaction(c, 0);
 	c->in_tx = 1;
 	c->authenticated = auth != NULL && *auth != '\0';
+	free(c->auth_user);
+	free(c->auth_mech);
+	c->auth_user = c->authenticated ? xstrdup(auth) : NULL;
+	c->auth_mech = c->authenticated && mech != NULL ? xstrdup(mech) : NULL;
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	snprintf(c->queue_id, sizeof(c->queue_id), "%s",
 	         smfi_getsymval(ctx, "i") ? smfi_getsymval(ctx, "i") : "");
@@ -824,6 +835,8 @@ pm_close(SMFICTX *ctx)
 	filter_txn_clear(&c->stxn);
 	free(c->helo);
 	free(c->local_ip);
+	free(c->auth_user);
+	free(c->auth_mech);
 	config_unref(c->cfg);
 	free(c);
 	smfi_setpriv(ctx, NULL);

@@ -162,6 +162,12 @@ conn_tls_cipher(const struct conn *c)
 	return c->ssl != NULL && !c->handshaking ? SSL_get_cipher_name(c->ssl) : NULL;
 }
 
+int
+conn_tls_cipher_bits(const struct conn *c)
+{
+	return c->ssl != NULL && !c->handshaking ? SSL_get_cipher_bits(c->ssl, NULL) : 0;
+}
+
 /* Why TLS failed: a certificate check, OpenSSL's error queue, or the system's. */
 static void
 tls_set_error(struct conn *c, int ssl_error)

@@ -9,7 +9,8 @@
  *	conn_set_timeout(conn, ms)
  *	conn_read(conn, on)
  *	conn_when_drained(conn)
- *	conn_start_tls(conn, ssl), conn_tls_version(conn), conn_tls_cipher(conn)
+ *	conn_start_tls(conn, ssl), conn_tls_version(conn), conn_tls_cipher(conn),
+ *	conn_tls_cipher_bits(conn)
  *	conn_set_read_max(conn, n)
  *	conn_error(conn)
  * DESCRIPTION
@@ -45,7 +46,8 @@
  *	runs from the loop; its end is reported as CONN_TLS_READY, its failure
  *	as CONN_ERROR with the reason in conn_error(). Afterwards input and
  *	output are plaintext as before, and conn_flush() still writes at once.
- *	conn_tls_version() and conn_tls_cipher() are NULL before.
+ *	conn_tls_version() and conn_tls_cipher() are NULL before,
+ *	conn_tls_cipher_bits() (the cipher's secret bits) 0.
  *
  *	conn_set_read_max() lets one read take at most n octets (0: no limit),
  *	so that a PROXY protocol header can be read without reading past it.
@@ -84,6 +86,7 @@ void conn_when_drained(struct conn *conn);
 void conn_start_tls(struct conn *conn, SSL *ssl);
 const char *conn_tls_version(const struct conn *conn);
 const char *conn_tls_cipher(const struct conn *conn);
+int conn_tls_cipher_bits(const struct conn *conn);
 void conn_set_read_max(struct conn *conn, size_t n);
 const char *conn_error(const struct conn *conn);
 

@@ -120,9 +120,11 @@ run_stage(struct session *s, const struct policy *p, enum filter_stage stage,
 	txn->mail_from = s->tx ? s->tx->from : NULL;
 	txn->session = &s->fsession;
 	txn->authenticated = s->authenticated;
+	txn->auth_mech = s->authenticated ? s->auth_mech : NULL;
 	txn->auth_user = s->auth_user;
 	txn->tls_version = conn_tls_version(s->conn);
 	txn->tls_cipher = conn_tls_cipher(s->conn);
+	txn->tls_cipher_bits = conn_tls_cipher_bits(s->conn);
 	if (p->nchain == 0) {
 		next(s);
 		return;

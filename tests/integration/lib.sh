@@ -29,6 +29,10 @@
 #                               a private Postfix, with more main.cf lines
 #                               ("key = value"); sets NAME_port, NAME_conf,
 #                               NAME_log (its maillog)
+#   start_postfix_sasl NAME [SETTING...]
+#                               start_postfix with AUTH (PLAIN, LOGIN) through
+#                               a private Dovecot auth service on a free port;
+#                               one user: alice@backend.test, password s3cret-Pw
 #   postfix_queue_ids NAME      queue ids of the messages Postfix holds
 #   make_certs DIR [NAME]       a throwaway CA (DIR/ca.pem) and a certificate
 #                               for postern.test and backend.test signed by it
@@ -513,6 +517,48 @@ EOF
 		fail "start Postfix $name" "$(cat "$T/$name.start.log")"
 		it_done
 	}
+}
+
+start_postfix_sasl() {
+	local name=$1 port dir=$T/dovecot-$1
+	shift
+	need_cmd dovecot
+	port=$(free_port) || return 1
+	mkdir -p "$dir"
+	cat >"$dir/dovecot.conf" <<EOF
+base_dir = $dir/run
+state_dir = $dir/state
+log_path = $dir/dovecot.log
+protocols =
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $dir/passwd
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=/nonexistent
+}
+service auth {
+  inet_listener {
+    address = 127.0.0.1
+    port = $port
+  }
+}
+EOF
+	printf 'alice@backend.test:{PLAIN}s3cret-Pw\n' >"$dir/passwd"
+	chmod 644 "$dir/passwd"
+	dovecot -F -c "$dir/dovecot.conf" >"$dir/dovecot.out" 2>&1 &
+	it_track $!
+	IT_LOGS+=("$dir/dovecot.log")
+	wait_port "$port" $! || {
+		fail "start dovecot for $name" "$(cat "$dir/dovecot.out")"
+		it_done
+	}
+	start_postfix "$name" "smtpd_sasl_auth_enable = yes" "smtpd_sasl_type = dovecot" \
+		"smtpd_sasl_path = inet:127.0.0.1:$port" "$@"
 }
 
 postfix_stop() {

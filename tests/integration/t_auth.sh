@@ -9,40 +9,7 @@ it_init
 need_cmd swaks openssl dovecot
 
 make_certs "$T/pki" || { fail "make certificates"; it_done; }
-auth_port=$(free_port)
-mkdir -p "$T/dovecot"
-cat >"$T/dovecot/dovecot.conf" <<EOF
-base_dir = $T/dovecot/run
-state_dir = $T/dovecot/state
-log_path = $T/dovecot/dovecot.log
-protocols =
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u $T/dovecot/passwd
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=/nonexistent
-}
-service auth {
-  inet_listener {
-    address = 127.0.0.1
-    port = $auth_port
-  }
-}
-EOF
-printf 'alice@backend.test:{PLAIN}s3cret-Pw\n' >"$T/dovecot/passwd"
-chmod 644 "$T/dovecot/passwd"
-dovecot -F -c "$T/dovecot/dovecot.conf" >"$T/dovecot.out" 2>&1 &
-it_track $!
-IT_LOGS+=("$T/dovecot/dovecot.log")
-wait_port "$auth_port" $! || { fail "start dovecot" "$(cat "$T/dovecot.out")"; it_done; }
-
-start_postfix pf "smtpd_sasl_auth_enable = yes" "smtpd_sasl_type = dovecot" \
-	"smtpd_sasl_path = inet:127.0.0.1:$auth_port"
+start_postfix_sasl pf
 px_port=$(free_port)
 px_465=$(free_port)
 cat >"$T/px.yaml" <<EOF

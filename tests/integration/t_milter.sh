@@ -4,9 +4,10 @@
 # swaks as the client and smtp-sink as the backend, whose dumps show the
 # envelope and the octets the backend received. Every reply, every
 # modification, macros and SETSYMLIST, SKIP, two milters in a row, one
-# connection per session reused by its transactions; and milters that are
-# not there, too slow, or talk nonsense (a python peer), each following its
-# on_error while postern goes on.
+# connection per session reused by its transactions; the TLS and AUTH
+# macros of a session through STARTTLS and AUTH to a Postfix with Dovecot's
+# SASL; and milters that are not there, too slow, or talk nonsense (a python
+# peer), each following its on_error while postern goes on.
 . "$(dirname "$0")/lib.sh"
 it_init
 need_cmd smtp-sink swaks
@@ -109,6 +110,8 @@ check_contains "CHGHEADER" "$msg" "Subject: changed"
 check_match "macros: j, i, client_addr, client_port and daemon_addr (SETSYMLIST), mail_addr" "$msg" \
 	'X-Milter-Seen: j=postern\.test i=yes client_addr=127\.0\.0\.1 client_port=[0-9]+ daemon_addr=127\.0\.0\.1 mail_addr=a@client\.test from=<a@client\.test> rcpts=<b@sink\.test>'
 check_match "the milter saw the body" "$msg" 'X-Milter-Seen: .* headers=[1-9][0-9]* body=[1-9][0-9]* skipped=0'
+check_match "plaintext, no AUTH: no TLS or AUTH macros" "$msg" \
+	'^X-Milter-Session: tls_version=- cipher=- cipher_bits=- auth_type=- auth_authen=-'
 
 out=$(send "delheader=X-Milter-Action")
 check_not_contains "CHGHEADER with an empty value deletes" "$(sink_body "$(last_file)")" "X-Milter-Action"
@@ -160,7 +163,7 @@ out=$(send "report" --to b@two.test)
 check_match "two milters: delivered" "$out" '^<.* 250 2\.0\.0 Ok'
 seen=$(sink_body "$(last_file)" | grep '^X-Milter-Seen:' | sed 's/.*headers=\([0-9]*\).*/\1/' | paste -sd' ')
 read -r h1 h2 <<<"$seen"
-check_eq "the second milter saw the header the first added" "$((h1 + 1))" "${h2:-none}"
+check_eq "the second milter saw the fields the first added (-Seen, -Session)" "$((h1 + 2))" "${h2:-none}"
 
 out=$(send "report addheader=X-Unix:yes" --to b@local.test)
 check_match "a milter on a unix socket: delivered" "$out" '^<.* 250 2\.0\.0 Ok'
@@ -199,6 +202,53 @@ check_match "the slow one: m.error=timeout" "$(cat "$px_log")" 'event=transactio
 
 out=$(send "report")
 check_match "after all that, postern and the milter still work" "$out" '^<.* 250 2\.0\.0 Ok'
+
+# The session's TLS and AUTH facts as Postfix's macros: {tls_version}
+# {cipher} {cipher_bits} with the EHLO after STARTTLS, {auth_type}
+# {auth_authen} with MAIL. AUTH needs a backend that authenticates: a Postfix
+# whose SASL is Dovecot's (root only, as every Postfix backend here).
+if [ "$(id -u)" -eq 0 ] && command -v dovecot >/dev/null && command -v postfix >/dev/null; then
+	make_certs "$T/pki" || fail "make certificates"
+	start_postfix_sasl pf
+	tpx_port=$(free_port)
+	cat >"$T/tpx.yaml" <<YAML
+hostname: postern.test
+listen:
+  - address: 127.0.0.1:$tpx_port
+    tls: { cert: $T/pki/server.pem, key: $T/pki/server.key }
+backend: { address: 127.0.0.1:$pf_port }
+log: { level: debug }
+filters:
+  m: { type: milter, socket: "inet:127.0.0.1:$milter_port", on_error: tempfail }
+policies:
+  - name: default
+    chain: [ m ]
+YAML
+	start_postern tpx "$tpx_port" "$T/tpx.yaml"
+	wait_until 10 grep -q 'event=backend_probe.*status=ok' "$tpx_log"
+	# tls_send [SWAKS OPTION...] -> the X-Milter-Session field Postfix queued
+	tls_send() {
+		local out id
+		out=$(timeout 30 swaks --tls -s 127.0.0.1 -p "$tpx_port" --ehlo client.test \
+			--from alice@backend.test --to user@backend.test \
+			--header "X-Milter-Action: report" "$@" 2>&1)
+		id=$(sed -n 's/^<~  250 2\.0\.0 Ok: [0-9]* bytes queued as \([0-9A-F]*\)\r\{0,1\}$/\1/p' <<<"$out")
+		[ -n "$id" ] || { it_show "$out"; return; }
+		postcat -c "$pf_conf" -h -q "$id" 2>/dev/null | grep '^X-Milter-Session:'
+	}
+	seen=$(tls_send --auth PLAIN --auth-user alice@backend.test --auth-password s3cret-Pw)
+	cipher=$(sed -n 's/^.*event=tls .* cipher=\([^ ]*\).*$/\1/p' "$tpx_log" | head -n 1)
+	check_match "STARTTLS: the session's cipher was logged" "$cipher" '^TLS_[A-Z0-9_]+$'
+	check_match "STARTTLS and AUTH: {tls_version} {cipher} {cipher_bits} {auth_type} {auth_authen}" \
+		"$seen" "^X-Milter-Session: tls_version=TLSv1\.3 cipher=$cipher cipher_bits=(128|256) auth_type=PLAIN auth_authen=alice@backend\.test$"
+	seen=$(tls_send --auth LOGIN --auth-user alice@backend.test --auth-password s3cret-Pw)
+	check_match "AUTH LOGIN: {auth_type} LOGIN" "$seen" ' auth_type=LOGIN auth_authen=alice@backend\.test$'
+	seen=$(tls_send)
+	check_match "STARTTLS without AUTH: TLS macros, no AUTH macros" "$seen" \
+		'^X-Milter-Session: tls_version=TLSv1\.3 cipher=[A-Z0-9_]+ cipher_bits=[0-9]+ auth_type=- auth_authen=-$'
+else
+	it_log "the STARTTLS and AUTH macros are not checked: they need root, postfix and dovecot"
+fi
 
 stop_pid "$milter_pid"
 out=$(send "")

@@ -19,7 +19,9 @@
  *	{client_port} and {daemon_addr} (asked for with SETSYMLIST at
  *	CONNECT), {mail_addr},
  *	the sender and its ESMTP arguments, the recipients, the header count
- *	and body octets), and
+ *	and body octets; and a header X-Milter-Session: with the macros of the
+ *	last HELO, {tls_version} {cipher} {cipher_bits}, and of MAIL,
+ *	{auth_type} {auth_authen}, "-" for one not sent), and
  *	a final reply: accept, reject, tempfail, discard, replycode (550 5.7.1
  *	"test milter says no"), mlreply (a three-line 550). skip makes the body
  *	callback answer SKIP after the first chunk.
@@ -44,6 +46,8 @@ struct priv {
 	char rcpts[1024];
 	char client_port[32];
 	char daemon_addr[64];
+	char helo_macros[256]; /* of the last HELO */
+	char auth_macros[256]; /* of MAIL */
 	unsigned headers;
 	size_t body;
 	int skip;
@@ -96,12 +100,39 @@ tm_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	return SMFIS_CONTINUE;
 }
 
+/* "name=value ..." of the macros names, as the milter got them at this stage. */
+static void
+macros_seen(SMFICTX *ctx, const char *const *names, char *out, size_t size)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (; *names && n < size; names++) {
+		const char *v = smfi_getsymval(ctx, (char *)*names);
+
+		n += (size_t)snprintf(out + n, size - n, "%s%.*s=%s", n ? " " : "",
+		                      (int)strlen(*names) - 2, *names + 1, v ? v : "-");
+	}
+}
+
+static sfsistat
+tm_helo(SMFICTX *ctx, char *helo)
+{
+	static const char *const names[] = {"{tls_version}", "{cipher}", "{cipher_bits}", NULL};
+	struct priv *p = priv_of(ctx);
+
+	macros_seen(ctx, names, p->helo_macros, sizeof(p->helo_macros));
+	return SMFIS_CONTINUE;
+}
+
 static sfsistat
 tm_envfrom(SMFICTX *ctx, char **argv)
 {
+	static const char *const names[] = {"{auth_type}", "{auth_authen}", NULL};
 	struct priv *p = priv_of(ctx);
 
 	reset(p);
+	macros_seen(ctx, names, p->auth_macros, sizeof(p->auth_macros));
 	snprintf(p->from, sizeof(p->from), "%s", argv[0]);
 	for (char **a = argv + 1; *a; a++) {
 		size_t n = strlen(p->mail_args);
@@ -238,6 +269,9 @@ tm_eom(SMFICTX *ctx)
 			         p->daemon_addr, ma ? ma : "-", p->from, p->rcpts, p->headers,
 			         p->body, p->skip, p->mail_args[0] ? p->mail_args : "-");
 			smfi_addheader(ctx, "X-Milter-Seen", seen);
+			snprintf(seen, sizeof(seen), "%s %s",
+			         p->helo_macros[0] ? p->helo_macros : "no-helo", p->auth_macros);
+			smfi_addheader(ctx, "X-Milter-Session", seen);
 		} else if (strcmp(w, "accept") == 0)
 			rc = SMFIS_ACCEPT;
 		else if (strcmp(w, "reject") == 0)
@@ -284,6 +318,7 @@ main(int argc, char **argv)
 	                      SMFIF_ADDRCPT_PAR | SMFIF_DELRCPT | SMFIF_QUARANTINE | SMFIF_CHGFROM |
 	                      SMFIF_SETSYMLIST,
 	        .xxfi_connect = tm_connect,
+	        .xxfi_helo = tm_helo,
 	        .xxfi_envfrom = tm_envfrom,
 	        .xxfi_envrcpt = tm_envrcpt,
 	        .xxfi_header = tm_header,
