@@ -25,7 +25,8 @@ extern const struct filter_type helo_filter_type;
 extern const struct filter_type dnsbl_filter_type;
 extern const struct filter_type rspamd_filter_type;
 
-/* clang-format off: one line per type, so that adding one is a one-line change */
+/* One line per type, so that adding one is a one-line change. */
+/* clang-format off */
 static const struct filter_type *const types[] = {
         &milter_filter_type,
         &spf_filter_type,
@@ -35,8 +36,12 @@ static const struct filter_type *const types[] = {
 #ifdef POSTERN_TEST_FILTER
         &test_filter_type,
 #endif
-        &spamd_filter_type, &rules_filter_type,  &helo_filter_type,
-        &dnsbl_filter_type, &rspamd_filter_type, NULL,
+        &spamd_filter_type,
+        &rules_filter_type,
+        &helo_filter_type,
+        &dnsbl_filter_type,
+        &rspamd_filter_type,
+        NULL,
 };
 /* clang-format on */
 
