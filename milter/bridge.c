@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "filters/dns.h"
 #include "filters/worker.h"
 #include "milter/bridge.h"
 
@@ -70,9 +71,10 @@ loop_main(void *arg)
 }
 
 struct bridge *
-bridge_start(unsigned workers)
+bridge_start(unsigned workers, const struct config_dns *dns)
 {
 	struct bridge *b = xcalloc(1, sizeof(*b));
+	char err[256];
 
 	TAILQ_INIT(&b->jobs);
 	pthread_mutex_init(&b->mu, NULL);
@@ -89,6 +91,11 @@ bridge_start(unsigned workers)
 	b->env.workers = worker_pool_new(b->base, workers);
 	b->wake = event_new(b->base, b->pipe[0], EV_READ | EV_PERSIST, wake_cb, b);
 	event_add(b->wake, NULL);
+	/* The resolver's descriptor belongs to this loop, set up before it runs. */
+	if (dns_init(b->base, dns, err, sizeof(err)) < 0)
+		log_err("event=dns_init_failed reason=\"%s\" note=\"every DNS lookup is a "
+		        "temporary error\"",
+		        err);
 	if ((errno = pthread_create(&b->thread, NULL, loop_main, b)) != 0) {
 		log_err("event=bridge_failed reason=\"thread: %s\"", strerror(errno));
 		bridge_stop(b);
@@ -117,6 +124,7 @@ bridge_stop(struct bridge *b)
 		kick(b);
 		pthread_join(b->thread, NULL);
 	}
+	dns_shutdown();
 	event_free(b->wake);
 	worker_pool_free(b->env.workers);
 	event_base_free(b->base);

@@ -121,7 +121,7 @@ main(int argc, char **argv)
 	log_open("postern-milter", cfg->log.syslog, cfg->log.facility);
 	log_set_level(verbose ? LOG_LEVEL_DEBUG : cfg->log.level);
 	signal(SIGPIPE, SIG_IGN);
-	struct bridge *bridge = bridge_start(cfg->limits.workers);
+	struct bridge *bridge = bridge_start(cfg->limits.workers, &cfg->dns);
 
 	if (bridge == NULL) {
 		config_unref(cfg);

@@ -59,6 +59,11 @@
 #   start_px NAME BACKEND_PORT [YAML [XCLIENT]]
 #                               postern_config + YAML on a free port, started;
 #                               sets NAME_port, NAME_pid, NAME_log
+#   start_spamd NAME            SpamAssassin's spamd (local tests only, no
+#                               network rules, required_score 5, two
+#                               children) on a free port and a unix socket,
+#                               waited for until it answers PING (60 s);
+#                               sets NAME_port, NAME_sock, NAME_pid, NAME_log
 #   smtp PORT STEP...           smtptool.py client 127.0.0.1 PORT STEP...
 #                               (each read waits up to $SMTP_TIMEOUT, 10 s;
 #                               the client binds to $SMTP_BIND if set)
@@ -697,4 +702,38 @@ at_least() {
 	shift
 	v=$("$@") || return 1
 	[ "${v:-0}" -ge "$n" ]
+}
+
+# start_spamd NAME: spamd as its own process with our site config (the
+# system's .pre files load the plugins; local tests only, no Bayes, no
+# network lists) and no user config, listening on 127.0.0.1:NAME_port and
+# the unix socket NAME_sock. It takes seconds to compile its rules, so wait
+# (bounded) until it answers PING rather than until it listens.
+start_spamd() {
+	local name=$1 port dir=$T/$1.sa user=()
+	need_cmd spamd socat
+	port=$(free_port) || return 1
+	mkdir -p "$dir"
+	cp /etc/spamassassin/*.pre "$dir/"
+	printf 'required_score 5\nuse_bayes 0\nbayes_auto_learn 0\nskip_rbl_checks 1\n' >"$dir/local.cf"
+	[ "$(id -u)" = 0 ] && user=(-u nobody)
+	spamd --listen="127.0.0.1:$port" --listen="$T/$name.sock" -L -x "${user[@]}" \
+		--siteconfigpath="$dir" --max-children=2 -s stderr \
+		--pidfile="$T/$name.pid" >"$T/$name.log" 2>&1 &
+	it_track $!
+	IT_LOGS+=("$T/$name.log")
+	printf -v "${name}_pid" %s $!
+	printf -v "${name}_port" %s "$port"
+	printf -v "${name}_sock" %s "$T/$name.sock"
+	printf -v "${name}_log" %s "$T/$name.log"
+	wait_until 60 spamd_pong "$port" || {
+		fail "start spamd $name: it answers PING within 60 s" "$(tail -n 20 "$T/$name.log")"
+		it_done
+	}
+}
+
+# spamd_pong PORT: spamd on 127.0.0.1:PORT answers PING (for start_spamd).
+spamd_pong() {
+	printf 'PING SPAMC/1.5\r\n\r\n' | timeout 5 socat - "TCP:127.0.0.1:$1" 2>/dev/null |
+		grep -q PONG
 }

@@ -20,28 +20,7 @@ for f in sample-spam.txt sample-nonspam.txt; do
 	fi
 done
 
-# spamd as its own process: our site config (the .pre files load the
-# plugins; local tests only), no user config, two children.
-mkdir -p "$T/sa"
-cp /etc/spamassassin/*.pre "$T/sa/"
-printf 'required_score 5\nuse_bayes 0\nbayes_auto_learn 0\nskip_rbl_checks 1\n' >"$T/sa/local.cf"
-sa_port=$(free_port)
-user=()
-[ "$(id -u)" = 0 ] && user=(-u nobody)
-spamd --listen="127.0.0.1:$sa_port" --listen="$T/spamd.sock" -L -x "${user[@]}" \
-	--siteconfigpath="$T/sa" --max-children=2 -s stderr \
-	--pidfile="$T/spamd.pid" >"$T/spamd.log" 2>&1 &
-it_track $!
-IT_LOGS+=("$T/spamd.log")
-ping_spamd() {
-	printf 'PING SPAMC/1.5\r\n\r\n' | timeout 5 socat - "TCP:127.0.0.1:$sa_port" 2>/dev/null |
-		grep -q PONG
-}
-if ! wait_until 60 ping_spamd; then
-	fail "spamd answers PING within 60 s" "$(tail -n 20 "$T/spamd.log")"
-	it_done
-fi
-pass "spamd answers PING"
+start_spamd spamd
 
 # A spamd that accepts and never answers, and a port where nothing listens.
 mute_port=$(free_port)
@@ -53,9 +32,9 @@ dead_port=$(free_port)
 start_sink sink
 start_px px "$sink_port" "
 filters:
-  sa: { type: spamd, address: 127.0.0.1:$sa_port, timeout: 30s, user: nobody }
-  sa_unix: { type: spamd, address: $T/spamd.sock, command: report, timeout: 30s }
-  sa_small: { type: spamd, address: 127.0.0.1:$sa_port, max_size: 512 }
+  sa: { type: spamd, address: 127.0.0.1:$spamd_port, timeout: 30s, user: nobody }
+  sa_unix: { type: spamd, address: $spamd_sock, command: report, timeout: 30s }
+  sa_small: { type: spamd, address: 127.0.0.1:$spamd_port, max_size: 512 }
   sa_down: { type: spamd, address: 127.0.0.1:$dead_port, on_error: tempfail }
   sa_down_ok: { type: spamd, address: 127.0.0.1:$dead_port, on_error: continue }
   sa_mute: { type: spamd, address: 127.0.0.1:$mute_port, timeout: 2s, on_error: tempfail }
