@@ -169,8 +169,8 @@ connect_filtered(struct session *s)
 {
 	struct policy_decision d;
 
-	s->helo_first_finding = s->sftxn.nfindings;
-	if (decide(s, s->client_policy, &s->sftxn, 0, &d)) {
+	s->helo_first_finding = s->sftxn->nfindings;
+	if (decide(s, s->client_policy, s->sftxn, 0, &d)) {
 		log_info("event=connect_refused session=%lx client=%s:%d policy=%s reason=\"%s\"",
 		         s->id, s->ip, s->port, s->client_policy->name, d.reason);
 		session_close_after(s, "%s\r\n", d.reply);
@@ -187,7 +187,12 @@ session_filter_connect(struct session *s)
 
 	subject_of(s, NULL, &subject, &ss);
 	s->client_policy = policy_select(&s->cfg->policies, &subject);
-	run_stage(s, s->client_policy, FILTER_CONNECT, &s->sftxn, connect_filtered);
+	if (s->client_policy->nchain == 0) {
+		session_greet(s);
+		return;
+	}
+	s->sftxn = xcalloc(1, sizeof(*s->sftxn));
+	run_stage(s, s->client_policy, FILTER_CONNECT, s->sftxn, connect_filtered);
 }
 
 static void
@@ -195,7 +200,7 @@ helo_filtered(struct session *s)
 {
 	struct policy_decision d;
 
-	if (decide(s, s->client_policy, &s->sftxn, s->helo_first_finding, &d)) {
+	if (decide(s, s->client_policy, s->sftxn, s->helo_first_finding, &d)) {
 		char helo[140];
 
 		log_info("event=helo_refused session=%lx client=%s:%d helo=%s policy=%s "
@@ -215,9 +220,13 @@ helo_filtered(struct session *s)
 void
 session_filter_helo(struct session *s)
 {
+	if (s->sftxn == NULL) { /* the client's policy has no chain */
+		session_helo_reply(s);
+		return;
+	}
 	/* Only the last HELO's findings count. */
-	filter_txn_drop_findings(&s->sftxn, s->helo_first_finding);
-	run_stage(s, s->client_policy, FILTER_HELO, &s->sftxn, helo_filtered);
+	filter_txn_drop_findings(s->sftxn, s->helo_first_finding);
+	run_stage(s, s->client_policy, FILTER_HELO, s->sftxn, helo_filtered);
 }
 
 void
@@ -225,9 +234,21 @@ session_filter_close(struct session *s)
 {
 	chain_cancel(s->chain);
 	s->chain = NULL;
-	chain_notify(&s->sftxn, FILTER_CLOSE);
+	/* Every filter that ran in the session hears CLOSE, whichever stage it ran in. */
+	if (s->sftxn != NULL) {
+		chain_notify(s->sftxn, FILTER_CLOSE);
+		filter_txn_clear(s->sftxn);
+		free(s->sftxn);
+		s->sftxn = NULL;
+	} else {
+		struct filter_txn txn = {.client_addr = s->ip,
+		                         .client_port = s->port,
+		                         .helo = s->helo,
+		                         .session = &s->fsession};
+
+		chain_notify(&txn, FILTER_CLOSE);
+	}
 	filter_session_end(&s->fsession);
-	filter_txn_clear(&s->sftxn);
 }
 
 static void
@@ -266,7 +287,8 @@ session_filter_mail(struct session *s)
 	snprintf(s->tx->queue_id, sizeof(s->tx->queue_id), "%lX%04X", s->id, ++s->ntransactions);
 	s->tx->ftxn.spool_memory = s->cfg->limits.spool_memory;
 	s->tx->ftxn.spool_dir = s->cfg->spool_dir;
-	filter_txn_carry(&s->tx->ftxn, &s->sftxn);
+	if (s->sftxn != NULL)
+		filter_txn_carry(&s->tx->ftxn, s->sftxn);
 	s->tx->mail_params = params_of(s->tx->mail_line, strlen(s->tx->mail_line));
 	s->tx->ftxn.mail_params = s->tx->mail_params;
 	run_stage(s, s->tx->pre_policy, FILTER_MAIL, &s->tx->ftxn, mail_filtered);

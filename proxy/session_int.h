@@ -117,7 +117,9 @@ struct session {
 	struct client_identity identity; /* for the backend, while it prepares for AUTH */
 	/* session_filter.c: the session's own stages, CONNECT and HELO */
 	struct filter_session fsession;
-	struct filter_txn sftxn; /* their findings, carried into each transaction */
+	/* Their findings, carried into each transaction; NULL while the client's policy has no
+	 * chain, so that a session without filters does not carry a filter_txn. */
+	struct filter_txn *sftxn;
 	size_t helo_first_finding;
 	unsigned ntransactions;
 	const struct policy *client_policy; /* chosen from the client alone */
