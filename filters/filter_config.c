@@ -143,7 +143,11 @@ fconf_expect(const struct fconf *c, yaml_node_t *node, yaml_node_type_t type, co
 	return expect(&l, node, type, what);
 }
 
-/* The loader's "filters.NAME.KEY: expected a scalar, found a mapping". */
+/*
+ * The loader's "filters.NAME.KEY: expected a scalar, found a mapping", which
+ * the string, list, number-range and boolean readers have always said; the
+ * duration, size and number readers name what they expected (scalar_of()).
+ */
 static int
 expect_scalar(const struct fconf *c, yaml_node_t *node)
 {
