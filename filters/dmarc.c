@@ -387,11 +387,10 @@ dmarc_cancel(struct filter_call *call)
 	call->scratch = NULL;
 }
 
-/* What dmarc_key() read: the list's node, for the message, and whether it was bad. */
+/* What dmarc_key() read, and the list's node for the message. */
 struct dmarc_read {
 	struct dmarc_conf *conf;
 	yaml_node_t *psl_node;
-	int bad;
 };
 
 static int
@@ -402,8 +401,7 @@ dmarc_key(struct fconf *c, const char *key, yaml_node_t *value, void *arg)
 	if (strcmp(key, "public_suffix_list") != 0)
 		return -1;
 	r->psl_node = value;
-	if (fconf_string(c, value, &r->conf->psl) < 0)
-		r->bad = 1;
+	fconf_string(c, value, &r->conf->psl);
 	return 0;
 }
 
@@ -423,7 +421,7 @@ dmarc_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, const
 	f->state = conf;
 	fconf_init(&c, f, doc, file, diag);
 	c.section = f->name; /* "unknown key ... in NAME", as it always said */
-	rc = fconf_walk(&c, node, keys, dmarc_key, &r) < 0 || r.bad ? -1 : 0;
+	rc = fconf_walk(&c, node, keys, dmarc_key, &r);
 	/* The list is libopendmarc's, one for the process: the last one loaded counts. */
 	snprintf((char *)lib.tld_source_file, sizeof(lib.tld_source_file), "%s", conf->psl);
 	if (rc == 0 && (access(conf->psl, R_OK) != 0 ||

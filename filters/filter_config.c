@@ -96,8 +96,7 @@ fconf_walk(struct fconf *c, yaml_node_t *node, const char *const *known, fconf_k
 {
 	struct loader l = loader_of(c);
 	char section[128];
-	size_t nknown = count(known);
-	int rc = 0;
+	size_t nknown = count(known), reported = c->diag->n;
 
 	snprintf(section, sizeof(section), "filters.%s", c->name);
 	if (c->section != NULL)
@@ -117,13 +116,12 @@ fconf_walk(struct fconf *c, yaml_node_t *node, const char *const *known, fconf_k
 		if (is_common(k))
 			continue;
 		c->key = k;
-		if (fn(c, k, value, arg) < 0) {
+		if (fn(c, k, value, arg) < 0)
 			unknown_key(&l, key, section, known, nknown);
-			rc = -1;
-		}
 		c->key = NULL;
 	}
-	return rc;
+	/* A bad value fails configure() as an unknown key does (filter.h). */
+	return c->diag->n > reported ? -1 : 0;
 }
 
 static const char *

@@ -25,7 +25,8 @@
  *	when it knew the key, -1 when not, and fconf_walk() then reports it
  *	as unknown, suggesting the nearest of known (NULL-terminated), "in
  *	filters.NAME", or in c->section when the type set one (dkim, dmarc
- *	and dkim_sign name their sections so, as they always have).
+ *	and dkim_sign name their sections so, as they always have). It
+ *	returns -1 when anything was reported during the walk, 0 otherwise.
  *
  *	The value readers return 0, or -1 after reporting at the node: a
  *	scalar (fconf_string, a copy the caller frees), a scalar or a list of
