@@ -313,10 +313,10 @@ sign_txn_end(const struct filter *filter, void *state)
 }
 
 /*
- * One of keys: a mapping; returns 0, or -1 after reporting. Its unknown keys
- * are "in keys", as they always were.
+ * One of keys: a mapping, each problem reported (the probe below only when
+ * there was none). Its unknown keys are "in keys", as they always were.
  */
-static int
+static void
 load_key(struct fconf *c, yaml_node_t *node, struct sign_key *k)
 {
 	static const char *const keys[] = {"domain",           "selector", "key_file",
@@ -329,7 +329,7 @@ load_key(struct fconf *c, yaml_node_t *node, struct sign_key *k)
 	yaml_node_t *file_node = node, *alg_node = node, *canon_node = node;
 
 	if (fconf_expect(c, node, YAML_MAPPING_NODE, "keys entry") < 0)
-		return -1;
+		return;
 	c->section = "keys";
 	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
 	     p++) {
@@ -455,16 +455,14 @@ load_key(struct fconf *c, yaml_node_t *node, struct sign_key *k)
 	free(file);
 	free(alg);
 	free(canon);
-	return rc;
 }
 
 /* outgoing.clients: a network or a list of them, each error at its item. */
-static int
+static void
 load_clients(struct fconf *c, yaml_node_t *node, struct sign_conf *conf)
 {
 	yaml_node_t *single[1] = {node}, **items = single;
 	size_t n = 1;
-	int rc = 0;
 
 	if (node->type == YAML_SEQUENCE_NODE) {
 		items = xcalloc(
@@ -482,7 +480,6 @@ load_clients(struct fconf *c, yaml_node_t *node, struct sign_conf *conf)
 		if (items[i]->type != YAML_SCALAR_NODE || cidr_parse(scalar(items[i]), &net) < 0) {
 			fconf_error(c, items[i], "\"%s\" is not a network (e.g. 192.0.2.0/24)",
 			            items[i]->type == YAML_SCALAR_NODE ? scalar(items[i]) : "?");
-			rc = -1;
 			continue;
 		}
 		conf->clients =
@@ -491,7 +488,6 @@ load_clients(struct fconf *c, yaml_node_t *node, struct sign_conf *conf)
 	}
 	if (items != single)
 		free(items);
-	return rc;
 }
 
 /* outgoing: a mapping; its unknown keys are "in outgoing", as they always were. */
