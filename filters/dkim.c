@@ -44,7 +44,7 @@
 #include "filters/auth_results.h"
 #include "filters/dkim_dns.h"
 #include "filters/filter.h"
-#include "filters/filter_conf.h"
+#include "filters/filter_config.h"
 #include "filters/worker.h"
 
 #define DKIM_DEFAULT_MAX_SIGNATURES 5
@@ -331,42 +331,39 @@ dkim_txn_end(const struct filter *filter, void *state)
 }
 
 static int
+dkim_key(struct fconf *c, const char *key, yaml_node_t *value, void *arg)
+{
+	struct dkim_conf *conf = arg;
+
+	if (strcmp(key, "max_signatures") == 0)
+		fconf_uint(c, value, 1, 100, &conf->max_signatures);
+	else if (strcmp(key, "accept_rsa_sha1") == 0)
+		fconf_bool(c, value, &conf->accept_rsa_sha1);
+	else
+		return -1;
+	return 0;
+}
+
+static int
 dkim_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, const char *file,
                struct config_diag *diag)
 {
-	static const char *const keys[] = {"type", "timeout", "on_error", "max_signatures",
-	                                   "accept_rsa_sha1"};
-	struct loader l = {.doc = doc, .file = file, .diag = diag};
+	static const char *const keys[] = {"type",           "timeout",         "on_error",
+	                                   "max_signatures", "accept_rsa_sha1", NULL};
 	struct dkim_conf *conf = xcalloc(1, sizeof(*conf));
 	unsigned flags = DKIM_LIBFLAGS_DELAYSIGPROC | DKIM_LIBFLAGS_BADSIGHANDLES;
-	int rc = 0;
+	struct fconf c;
+	int rc;
 
 	conf->max_signatures = DKIM_DEFAULT_MAX_SIGNATURES;
 	f->state = conf;
-	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *key = yaml_document_get_node(doc, p->key);
-		yaml_node_t *value = yaml_document_get_node(doc, p->value);
-
-		if (key->type != YAML_SCALAR_NODE)
-			continue;
-		if (strcmp(scalar(key), "max_signatures") == 0) {
-			if (filter_conf_uint(&l, value, f->name, "max_signatures", 1, 100,
-			                     &conf->max_signatures) < 0)
-				rc = -1;
-		} else if (strcmp(scalar(key), "accept_rsa_sha1") == 0) {
-			if (filter_conf_bool(&l, value, f->name, "accept_rsa_sha1",
-			                     &conf->accept_rsa_sha1) < 0)
-				rc = -1;
-		} else if (!filter_conf_common(scalar(key))) {
-			unknown_key(&l, key, f->name, keys, sizeof(keys) / sizeof(keys[0]));
-			rc = -1;
-		}
-	}
+	fconf_init(&c, f, doc, file, diag);
+	c.section = f->name; /* "unknown key ... in NAME", as it always said */
+	rc = fconf_walk(&c, node, keys, dkim_key, conf);
 	if (verify_lib == NULL) {
 		verify_lib = dkim_init(NULL, NULL);
 		if (verify_lib == NULL) {
-			node_error(&l, node, "filters.%s: libopendkim did not start", f->name);
+			fconf_error(&c, node, "libopendkim did not start");
 			return -1;
 		}
 		dkim_options(verify_lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof(flags));

@@ -57,9 +57,9 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "filters/filter.h"
-#include "filters/filter_conf.h"
+#include "filters/filter_config.h"
 #include "filters/from_header.h"
-#include "policies/config.h"
+#include "policies/config_int.h"
 #include "policies/policy.h"
 
 #define SIGN_HEADER "DKIM-Signature"
@@ -312,61 +312,66 @@ sign_txn_end(const struct filter *filter, void *state)
 	state_free(state);
 }
 
-/* One of keys: a mapping; returns 0, or -1 after reporting. */
-static int
-load_key(struct loader *l, const char *filter, yaml_node_t *node, struct sign_key *k)
+/*
+ * One of keys: a mapping, each problem reported (the probe below only when
+ * there was none). Its unknown keys are "in keys", as they always were.
+ */
+static void
+load_key(struct fconf *c, yaml_node_t *node, struct sign_key *k)
 {
-	static const char *const keys[] = {"domain",          "selector", "key_file",
-	                                   "algorithm",       "headers",  "oversign_from",
-	                                   "canonicalization"};
-	char *file = NULL, *alg = NULL, *canon = NULL, **headers = NULL;
+	static const char *const keys[] = {"domain",           "selector", "key_file",
+	                                   "algorithm",        "headers",  "oversign_from",
+	                                   "canonicalization", NULL};
+	char *file = NULL, *alg = NULL, *canon = NULL, **headers = NULL, path[64];
+	const char *section = c->section;
 	size_t nheaders = 0;
 	int oversign = 1, rc = 0;
 	yaml_node_t *file_node = node, *alg_node = node, *canon_node = node;
 
-	if (expect(l, node, YAML_MAPPING_NODE, "keys entry") < 0)
-		return -1;
+	if (fconf_expect(c, node, YAML_MAPPING_NODE, "keys entry") < 0)
+		return;
+	c->section = "keys";
 	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
 	     p++) {
-		yaml_node_t *key = yaml_document_get_node(l->doc, p->key);
-		yaml_node_t *value = yaml_document_get_node(l->doc, p->value);
+		yaml_node_t *key = fconf_node(c, p->key), *value = fconf_node(c, p->value);
 		const char *name = key->type == YAML_SCALAR_NODE ? scalar(key) : "";
 
+		snprintf(path, sizeof(path), "keys.%s", name);
+		c->key = path;
 		if (strcmp(name, "domain") == 0)
-			rc |= filter_conf_string(l, value, filter, "keys.domain", &k->domain);
+			rc |= fconf_string(c, value, &k->domain);
 		else if (strcmp(name, "selector") == 0)
-			rc |= filter_conf_string(l, value, filter, "keys.selector", &k->selector);
+			rc |= fconf_string(c, value, &k->selector);
 		else if (strcmp(name, "key_file") == 0) {
 			file_node = value;
-			rc |= filter_conf_string(l, value, filter, "keys.key_file", &file);
+			rc |= fconf_string(c, value, &file);
 		} else if (strcmp(name, "algorithm") == 0) {
 			alg_node = value;
-			rc |= filter_conf_string(l, value, filter, "keys.algorithm", &alg);
+			rc |= fconf_string(c, value, &alg);
 		} else if (strcmp(name, "canonicalization") == 0) {
 			canon_node = value;
-			rc |= filter_conf_string(l, value, filter, "keys.canonicalization", &canon);
+			rc |= fconf_string(c, value, &canon);
 		} else if (strcmp(name, "headers") == 0)
-			rc |= filter_conf_strings(l, value, filter, "keys.headers", &headers,
-			                          &nheaders);
+			rc |= fconf_strings(c, value, &headers, &nheaders);
 		else if (strcmp(name, "oversign_from") == 0)
-			rc |= filter_conf_bool(l, value, filter, "keys.oversign_from", &oversign);
+			rc |= fconf_bool(c, value, &oversign);
 		else if (key->type == YAML_SCALAR_NODE) {
-			unknown_key(l, key, "keys", keys, sizeof(keys) / sizeof(keys[0]));
+			fconf_unknown(c, key, keys);
 			rc = -1;
 		}
 	}
+	c->section = section;
+	c->key = "keys";
 	if (k->domain == NULL || k->selector == NULL || file == NULL) {
-		node_error(l, node, "filters.%s.keys: each key needs domain, selector and key_file",
-		           filter);
+		fconf_error(c, node, "each key needs domain, selector and key_file");
 		rc = -1;
 	}
 	k->alg = DKIM_SIGN_RSASHA256;
 	if (alg != NULL && strcmp(alg, "ed25519-sha256") == 0)
 		k->alg = DKIM_SIGN_ED25519SHA256;
 	else if (alg != NULL && strcmp(alg, "rsa-sha256") != 0) {
-		node_error(l, alg_node,
-		           "filters.%s.keys.algorithm: \"%s\" is not rsa-sha256 or ed25519-sha256",
-		           filter, alg);
+		c->key = "keys.algorithm";
+		fconf_error(c, alg_node, "\"%s\" is not rsa-sha256 or ed25519-sha256", alg);
 		rc = -1;
 	}
 	k->hcanon = k->bcanon = DKIM_CANON_RELAXED;
@@ -378,10 +383,9 @@ load_key(struct loader *l, const char *filter, yaml_node_t *node, struct sign_ke
 			*slash = '\0';
 		if ((strcmp(h, "relaxed") != 0 && strcmp(h, "simple") != 0) ||
 		    (strcmp(b, "relaxed") != 0 && strcmp(b, "simple") != 0)) {
-			node_error(l, canon_node,
-			           "filters.%s.keys.canonicalization: expected relaxed or simple, "
-			           "header/body (relaxed/relaxed)",
-			           filter);
+			c->key = "keys.canonicalization";
+			fconf_error(c, canon_node,
+			            "expected relaxed or simple, header/body (relaxed/relaxed)");
 			rc = -1;
 		}
 		k->hcanon = strcmp(h, "simple") == 0 ? DKIM_CANON_SIMPLE : DKIM_CANON_RELAXED;
@@ -393,8 +397,9 @@ load_key(struct loader *l, const char *filter, yaml_node_t *node, struct sign_ke
 		int unread = config_read_file(file, &k->key, &len) < 0;
 
 		if (unread || len == 0) {
-			node_error(l, file_node, "filters.%s.keys.key_file: cannot read \"%s\": %s",
-			           filter, file, unread ? strerror(errno) : "empty file");
+			c->key = "keys.key_file";
+			fconf_error(c, file_node, "cannot read \"%s\": %s", file,
+			            unread ? strerror(errno) : "empty file");
 			rc = -1;
 		} else {
 			/* libopendkim reads the key as a string */
@@ -439,10 +444,9 @@ load_key(struct loader *l, const char *filter, yaml_node_t *node, struct sign_ke
 		    dkim_eoh(probe) != DKIM_STAT_OK ||
 		    dkim_body(probe, body, sizeof(body) - 1) != DKIM_STAT_OK ||
 		    dkim_eom(probe, NULL) != DKIM_STAT_OK) {
-			node_error(l, file_node,
-			           "filters.%s.keys.key_file: \"%s\" is not a PEM private key "
-			           "for %s",
-			           filter, file, alg ? alg : "rsa-sha256");
+			c->key = "keys.key_file";
+			fconf_error(c, file_node, "\"%s\" is not a PEM private key for %s", file,
+			            alg ? alg : "rsa-sha256");
 			rc = -1;
 		}
 		if (probe != NULL)
@@ -451,16 +455,14 @@ load_key(struct loader *l, const char *filter, yaml_node_t *node, struct sign_ke
 	free(file);
 	free(alg);
 	free(canon);
-	return rc;
 }
 
 /* outgoing.clients: a network or a list of them, each error at its item. */
-static int
-load_clients(struct loader *l, const char *filter, yaml_node_t *node, struct sign_conf *conf)
+static void
+load_clients(struct fconf *c, yaml_node_t *node, struct sign_conf *conf)
 {
 	yaml_node_t *single[1] = {node}, **items = single;
 	size_t n = 1;
-	int rc = 0;
 
 	if (node->type == YAML_SEQUENCE_NODE) {
 		items = xcalloc(
@@ -470,93 +472,91 @@ load_clients(struct loader *l, const char *filter, yaml_node_t *node, struct sig
 		n = 0;
 		for (yaml_node_item_t *i = node->data.sequence.items.start;
 		     i < node->data.sequence.items.top; i++)
-			items[n++] = yaml_document_get_node(l->doc, *i);
+			items[n++] = fconf_node(c, *i);
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct cidr c;
+		struct cidr net;
 
-		if (items[i]->type != YAML_SCALAR_NODE || cidr_parse(scalar(items[i]), &c) < 0) {
-			node_error(l, items[i],
-			           "filters.%s.outgoing.clients: \"%s\" is not a network (e.g. "
-			           "192.0.2.0/24)",
-			           filter,
-			           items[i]->type == YAML_SCALAR_NODE ? scalar(items[i]) : "?");
-			rc = -1;
+		if (items[i]->type != YAML_SCALAR_NODE || cidr_parse(scalar(items[i]), &net) < 0) {
+			fconf_error(c, items[i], "\"%s\" is not a network (e.g. 192.0.2.0/24)",
+			            items[i]->type == YAML_SCALAR_NODE ? scalar(items[i]) : "?");
 			continue;
 		}
 		conf->clients =
 		        xrealloc(conf->clients, (conf->nclients + 1) * sizeof(*conf->clients));
-		conf->clients[conf->nclients++] = c;
+		conf->clients[conf->nclients++] = net;
 	}
 	if (items != single)
 		free(items);
-	return rc;
+}
+
+/* outgoing: a mapping; its unknown keys are "in outgoing", as they always were. */
+static void
+load_outgoing(struct fconf *c, yaml_node_t *node, struct sign_conf *conf)
+{
+	static const char *const keys[] = {"authenticated", "clients", "sender_domains", NULL};
+	const char *section = c->section;
+	char path[64];
+
+	c->section = "outgoing";
+	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *key = fconf_node(c, p->key), *value = fconf_node(c, p->value);
+		const char *name = key->type == YAML_SCALAR_NODE ? scalar(key) : "";
+
+		snprintf(path, sizeof(path), "outgoing.%s", name);
+		c->key = path;
+		if (strcmp(name, "sender_domains") == 0)
+			fconf_strings(c, value, &conf->sender_domains, &conf->nsender_domains);
+		else if (strcmp(name, "clients") == 0)
+			load_clients(c, value, conf);
+		else if (strcmp(name, "authenticated") == 0)
+			fconf_bool(c, value, &conf->authenticated);
+		else if (key->type == YAML_SCALAR_NODE)
+			fconf_unknown(c, key, keys);
+	}
+	c->section = section;
+}
+
+static int
+sign_key(struct fconf *c, const char *key, yaml_node_t *value, void *arg)
+{
+	struct sign_conf *conf = arg;
+
+	if (strcmp(key, "keys") == 0) {
+		if (fconf_expect(c, value, YAML_SEQUENCE_NODE, "keys") < 0)
+			return 0;
+		for (yaml_node_item_t *i = value->data.sequence.items.start;
+		     i < value->data.sequence.items.top; i++) {
+			conf->keys = xrealloc(conf->keys, (conf->nkeys + 1) * sizeof(*conf->keys));
+			memset(&conf->keys[conf->nkeys], 0, sizeof(*conf->keys));
+			load_key(c, fconf_node(c, *i), &conf->keys[conf->nkeys++]);
+		}
+	} else if (strcmp(key, "outgoing") == 0) {
+		if (fconf_expect(c, value, YAML_MAPPING_NODE, "outgoing") == 0)
+			load_outgoing(c, value, conf);
+	} else {
+		return -1;
+	}
+	return 0;
 }
 
 static int
 sign_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, const char *file,
                struct config_diag *diag)
 {
-	static const char *const keys[] = {"type", "timeout", "on_error", "outgoing", "keys"};
-	static const char *const outgoing_keys[] = {"authenticated", "clients", "sender_domains"};
-	struct loader l = {.doc = doc, .file = file, .diag = diag};
+	static const char *const keys[] = {"type", "timeout", "on_error", "outgoing", "keys", NULL};
 	struct sign_conf *conf = xcalloc(1, sizeof(*conf));
-	int rc = 0;
+	struct fconf c;
+	int rc;
 
 	conf->authenticated = 1;
 	f->state = conf;
-	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *key = yaml_document_get_node(doc, p->key);
-		yaml_node_t *value = yaml_document_get_node(doc, p->value);
-
-		if (key->type != YAML_SCALAR_NODE || filter_conf_common(scalar(key)))
-			continue;
-		if (strcmp(scalar(key), "keys") == 0 &&
-		    expect(&l, value, YAML_SEQUENCE_NODE, "keys") == 0) {
-			for (yaml_node_item_t *i = value->data.sequence.items.start;
-			     i < value->data.sequence.items.top; i++) {
-				conf->keys = xrealloc(conf->keys,
-				                      (conf->nkeys + 1) * sizeof(*conf->keys));
-				memset(&conf->keys[conf->nkeys], 0, sizeof(*conf->keys));
-				rc |= load_key(&l, f->name, yaml_document_get_node(doc, *i),
-				               &conf->keys[conf->nkeys++]);
-			}
-		} else if (strcmp(scalar(key), "outgoing") == 0 &&
-		           expect(&l, value, YAML_MAPPING_NODE, "outgoing") == 0) {
-			for (yaml_node_pair_t *o = value->data.mapping.pairs.start;
-			     o < value->data.mapping.pairs.top; o++) {
-				yaml_node_t *ok = yaml_document_get_node(doc, o->key);
-				yaml_node_t *ov = yaml_document_get_node(doc, o->value);
-				const char *name = ok->type == YAML_SCALAR_NODE ? scalar(ok) : "";
-
-				if (strcmp(name, "sender_domains") == 0) {
-					rc |= filter_conf_strings(
-					        &l, ov, f->name, "outgoing.sender_domains",
-					        &conf->sender_domains, &conf->nsender_domains);
-				} else if (strcmp(name, "clients") == 0) {
-					rc |= load_clients(&l, f->name, ov, conf);
-				} else if (strcmp(name, "authenticated") == 0) {
-					rc |= filter_conf_bool(&l, ov, f->name,
-					                       "outgoing.authenticated",
-					                       &conf->authenticated);
-				} else if (ok->type == YAML_SCALAR_NODE) {
-					unknown_key(&l, ok, "outgoing", outgoing_keys,
-					            sizeof(outgoing_keys) /
-					                    sizeof(outgoing_keys[0]));
-					rc = -1;
-				}
-			}
-		} else if (strcmp(scalar(key), "keys") != 0 &&
-		           strcmp(scalar(key), "outgoing") != 0) {
-			unknown_key(&l, key, f->name, keys, sizeof(keys) / sizeof(keys[0]));
-			rc = -1;
-		} else {
-			rc = -1;
-		}
-	}
+	fconf_init(&c, f, doc, file, diag);
+	c.section = f->name; /* "unknown key ... in NAME", as it always said */
+	rc = fconf_walk(&c, node, keys, sign_key, conf);
 	if (conf->nkeys == 0) {
-		node_error(&l, node, "filters.%s: dkim_sign needs keys:", f->name);
+		fconf_error(&c, node, "dkim_sign needs keys:");
 		rc = -1;
 	}
 	return rc;

@@ -46,7 +46,7 @@
 #include "filters/auth_results.h"
 #include "filters/dns.h"
 #include "filters/filter.h"
-#include "filters/filter_conf.h"
+#include "filters/filter_config.h"
 #include "filters/from_header.h"
 
 #define DMARC_DEFAULT_PSL "/usr/share/publicsuffix/public_suffix_list.dat"
@@ -387,42 +387,47 @@ dmarc_cancel(struct filter_call *call)
 	call->scratch = NULL;
 }
 
+/* What dmarc_key() read, and the list's node for the message. */
+struct dmarc_read {
+	struct dmarc_conf *conf;
+	yaml_node_t *psl_node;
+};
+
+static int
+dmarc_key(struct fconf *c, const char *key, yaml_node_t *value, void *arg)
+{
+	struct dmarc_read *r = arg;
+
+	if (strcmp(key, "public_suffix_list") != 0)
+		return -1;
+	r->psl_node = value;
+	fconf_string(c, value, &r->conf->psl);
+	return 0;
+}
+
 static int
 dmarc_configure(struct filter *f, yaml_document_t *doc, yaml_node_t *node, const char *file,
                 struct config_diag *diag)
 {
-	static const char *const keys[] = {"type", "timeout", "on_error", "public_suffix_list"};
-	struct loader l = {.doc = doc, .file = file, .diag = diag};
+	static const char *const keys[] = {"type", "timeout", "on_error", "public_suffix_list",
+	                                   NULL};
 	struct dmarc_conf *conf = xcalloc(1, sizeof(*conf));
-	yaml_node_t *psl_node = node;
+	struct dmarc_read r = {.conf = conf, .psl_node = node};
 	OPENDMARC_LIB_T lib = {.tld_type = OPENDMARC_TLD_TYPE_MOZILLA};
-	int rc = 0;
+	struct fconf c;
+	int rc;
 
 	conf->psl = xstrdup(DMARC_DEFAULT_PSL);
 	f->state = conf;
-	for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *key = yaml_document_get_node(doc, p->key);
-		yaml_node_t *value = yaml_document_get_node(doc, p->value);
-
-		if (key->type != YAML_SCALAR_NODE)
-			continue;
-		if (strcmp(scalar(key), "public_suffix_list") == 0) {
-			psl_node = value;
-			if (filter_conf_string(&l, value, f->name, "public_suffix_list",
-			                       &conf->psl) < 0)
-				rc = -1;
-		} else if (!filter_conf_common(scalar(key))) {
-			unknown_key(&l, key, f->name, keys, sizeof(keys) / sizeof(keys[0]));
-			rc = -1;
-		}
-	}
+	fconf_init(&c, f, doc, file, diag);
+	c.section = f->name; /* "unknown key ... in NAME", as it always said */
+	rc = fconf_walk(&c, node, keys, dmarc_key, &r);
 	/* The list is libopendmarc's, one for the process: the last one loaded counts. */
 	snprintf((char *)lib.tld_source_file, sizeof(lib.tld_source_file), "%s", conf->psl);
 	if (rc == 0 && (access(conf->psl, R_OK) != 0 ||
 	                opendmarc_policy_library_init(&lib) != DMARC_PARSE_OKAY)) {
-		node_error(&l, psl_node, "filters.%s.public_suffix_list: cannot read \"%s\"",
-		           f->name, conf->psl);
+		c.key = "public_suffix_list";
+		fconf_error(&c, r.psl_node, "cannot read \"%s\"", conf->psl);
 		rc = -1;
 	}
 	return rc;

@@ -4,10 +4,9 @@
  * SYNOPSIS
  *	See filter_config.h.
  * DESCRIPTION
- *	A thin layer over filters/filter_conf.h and the loader's own helpers
- *	(policies/config_int.h): the same messages, with the instance and the
- *	key being read carried in struct fconf, and the readers filter_conf.h
- *	has not (durations, sizes, numbers, the walk over a mapping).
+ *	A thin layer over the loader's own helpers (policies/config_int.h):
+ *	the same messages, with the instance and the key being read carried
+ *	in struct fconf.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -17,7 +16,6 @@
 
 #include "common/xalloc.h"
 #include "filters/filter.h"
-#include "filters/filter_conf.h"
 #include "filters/filter_config.h"
 #include "policies/config_int.h"
 
@@ -54,6 +52,14 @@ fconf_error(const struct fconf *c, const yaml_node_t *node, const char *fmt, ...
 	           msg);
 }
 
+/* The keys the chain reads for every filter (config_policies.c), which a type skips. */
+static int
+is_common(const char *key)
+{
+	return strcmp(key, "type") == 0 || strcmp(key, "timeout") == 0 ||
+	       strcmp(key, "on_error") == 0;
+}
+
 static size_t
 count(const char *const *known)
 {
@@ -70,6 +76,10 @@ fconf_unknown(const struct fconf *c, yaml_node_t *key, const char *const *known)
 	struct loader l = loader_of(c);
 	char section[160];
 
+	if (c->section != NULL) {
+		unknown_key(&l, key, c->section, known, count(known));
+		return;
+	}
 	snprintf(section, sizeof(section), "filters.%s%s%s", c->name, c->key ? "." : "",
 	         c->key ? c->key : "");
 	/* The section names where the key is, not the key itself. */
@@ -86,10 +96,11 @@ fconf_walk(struct fconf *c, yaml_node_t *node, const char *const *known, fconf_k
 {
 	struct loader l = loader_of(c);
 	char section[128];
-	size_t nknown = count(known);
-	int rc = 0;
+	size_t nknown = count(known), reported = c->diag->n;
 
 	snprintf(section, sizeof(section), "filters.%s", c->name);
+	if (c->section != NULL)
+		snprintf(section, sizeof(section), "%s", c->section);
 	if (node->type != YAML_MAPPING_NODE) {
 		fconf_error(c, node, "expected a mapping");
 		return -1;
@@ -102,16 +113,15 @@ fconf_walk(struct fconf *c, yaml_node_t *node, const char *const *known, fconf_k
 		if (key->type != YAML_SCALAR_NODE)
 			continue;
 		k = scalar(key);
-		if (filter_conf_common(k))
+		if (is_common(k))
 			continue;
 		c->key = k;
-		if (fn(c, k, value, arg) < 0) {
+		if (fn(c, k, value, arg) < 0)
 			unknown_key(&l, key, section, known, nknown);
-			rc = -1;
-		}
 		c->key = NULL;
 	}
-	return rc;
+	/* A bad value fails configure() as an unknown key does (filter.h). */
+	return c->diag->n > reported ? -1 : 0;
 }
 
 static const char *
@@ -124,19 +134,59 @@ scalar_of(const struct fconf *c, yaml_node_t *node, const char *what)
 }
 
 int
-fconf_string(const struct fconf *c, yaml_node_t *node, char **out)
+fconf_expect(const struct fconf *c, yaml_node_t *node, yaml_node_type_t type, const char *what)
 {
 	struct loader l = loader_of(c);
 
-	return filter_conf_string(&l, node, c->name, c->key ? c->key : "", out);
+	return expect(&l, node, type, what);
+}
+
+/*
+ * The loader's "filters.NAME.KEY: expected a scalar, found a mapping", which
+ * the string, list, number-range and boolean readers have always said; the
+ * duration, size and number readers name what they expected (scalar_of()).
+ */
+static int
+expect_scalar(const struct fconf *c, yaml_node_t *node)
+{
+	char what[200];
+
+	snprintf(what, sizeof(what), "filters.%s.%s", c->name, c->key ? c->key : "");
+	return fconf_expect(c, node, YAML_SCALAR_NODE, what);
+}
+
+int
+fconf_string(const struct fconf *c, yaml_node_t *node, char **out)
+{
+	if (expect_scalar(c, node) < 0)
+		return -1;
+	free(*out);
+	*out = xstrdup(scalar(node));
+	return 0;
 }
 
 int
 fconf_strings(const struct fconf *c, yaml_node_t *node, char ***out, size_t *n)
 {
-	struct loader l = loader_of(c);
+	if (node->type == YAML_SCALAR_NODE) {
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[(*n)++] = xstrdup(scalar(node));
+		return 0;
+	}
+	if (node->type != YAML_SEQUENCE_NODE) {
+		fconf_error(c, node, "expected a scalar or a list");
+		return -1;
+	}
+	for (yaml_node_item_t *i = node->data.sequence.items.start;
+	     i < node->data.sequence.items.top; i++) {
+		yaml_node_t *item = fconf_node(c, *i);
 
-	return filter_conf_strings(&l, node, c->name, c->key ? c->key : "", out, n);
+		if (expect_scalar(c, item) < 0)
+			return -1;
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[(*n)++] = xstrdup(scalar(item));
+	}
+	return 0;
 }
 
 int
@@ -188,9 +238,31 @@ fconf_number(const struct fconf *c, yaml_node_t *node, double *out)
 }
 
 int
+fconf_uint(const struct fconf *c, yaml_node_t *node, unsigned min, unsigned max, unsigned *out)
+{
+	const char *s;
+	char *end;
+	unsigned long v;
+
+	if (expect_scalar(c, node) < 0)
+		return -1;
+	s = scalar(node);
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || v < min || v > max) {
+		fconf_error(c, node, "\"%s\" is not a number from %u to %u", s, min, max);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+int
 fconf_bool(const struct fconf *c, yaml_node_t *node, int *out)
 {
-	struct loader l = loader_of(c);
-
-	return filter_conf_bool(&l, node, c->name, c->key ? c->key : "", out);
+	if (expect_scalar(c, node) < 0)
+		return -1;
+	if (config_bool(scalar(node), out) == 0)
+		return 0;
+	fconf_error(c, node, "expected true or false, found \"%s\"", scalar(node));
+	return -1;
 }

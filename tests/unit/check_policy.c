@@ -312,6 +312,18 @@ START_TEST(test_auth_filter_errors)
 	        "    keys: [ { domain: a.test, selector: s } ]\n",
 	        "p.yaml:4:28: filters.s.outgoing.clients: \"10.0.0.1/8\" is not a network "
 	        "(e.g. 192.0.2.0/24)");
+	/* Where their unknown keys are, as these types have always named it. */
+	assert_error("filters:\n  s: { type: dkim_sign, keys: [ 3 ] }\n",
+	             "p.yaml:2:33: keys entry: expected a mapping, found a scalar");
+	assert_error("filters:\n  s: { type: dkim_sign, keys: [ { domian: a.test } ] }\n",
+	             "p.yaml:2:35: unknown key \"domian\" in keys (did you mean \"domain\"?)");
+	assert_error("filters:\n  s: { type: dkim_sign, outgoing: { client: 1 } }\n",
+	             "p.yaml:2:37: unknown key \"client\" in outgoing (did you mean \"clients\"?)");
+	assert_error("filters:\n  s: { type: dkim_sign, kyes: [] }\n",
+	             "p.yaml:2:25: unknown key \"kyes\" in s");
+	assert_error("filters:\n  dmarc: { public_suffix_lst: x }\n",
+	             "p.yaml:2:12: unknown key \"public_suffix_lst\" in dmarc (did you mean "
+	             "\"public_suffix_list\"?)");
 }
 END_TEST
 
