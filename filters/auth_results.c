@@ -11,6 +11,7 @@
 #include <event2/buffer.h>
 
 #include "filters/auth_results.h"
+#include "filters/header_field.h"
 
 static const char *const methods[] = {"spf", "dkim", "dmarc", "arc", "auth", "iprev"};
 static const char field[] = "Authentication-Results:";
@@ -115,13 +116,8 @@ auth_results_strip(const char *header, size_t len, const char *authserv_id, stru
 
 	while (p < end) {
 		/* One field: its first line and every continuation line. */
-		const char *q = p;
+		const char *q = header_field_end(p, end);
 
-		do {
-			const char *nl = memchr(q, '\n', (size_t)(end - q));
-
-			q = nl ? nl + 1 : end;
-		} while (q < end && (*q == ' ' || *q == '\t'));
 		if ((size_t)(q - p) > sizeof(field) - 1 &&
 		    strncasecmp(p, field, sizeof(field) - 1) == 0 &&
 		    claims_us(p + sizeof(field) - 1, q, authserv_id)) {

@@ -48,6 +48,7 @@
 #include "filters/filter.h"
 #include "filters/filter_config.h"
 #include "filters/from_header.h"
+#include "filters/header_field.h"
 
 #define DMARC_DEFAULT_PSL "/usr/share/publicsuffix/public_suffix_list.dat"
 #define DOMAIN_MAX 256
@@ -82,13 +83,8 @@ from_domain(const char *block, size_t len, char *domain, size_t size, const char
 	*domain = '\0';
 	*why = "no From field";
 	while (p < end) {
-		const char *q = p;
+		const char *q = header_field_end(p, end);
 
-		do {
-			const char *nl = memchr(q, '\n', (size_t)(end - q));
-
-			q = nl ? nl + 1 : end;
-		} while (q < end && (*q == ' ' || *q == '\t'));
 		if ((size_t)(q - p) > 5 && strncasecmp(p, "From:", 5) == 0) {
 			if (++fields > 1) {
 				*why = "several From fields";

@@ -13,6 +13,7 @@
 
 #include "common/xalloc.h"
 #include "filters/header_edit.h"
+#include "filters/header_field.h"
 
 /* One field of the result: a run of the original block, or a new text. */
 struct item {
@@ -28,13 +29,8 @@ split(const char *block, size_t len, struct item **items)
 
 	*items = NULL;
 	for (const char *p = block, *end = block + len; p < end;) {
-		const char *q = p;
+		const char *q = header_field_end(p, end);
 
-		do {
-			const char *nl = memchr(q, '\n', (size_t)(end - q));
-
-			q = nl ? nl + 1 : end;
-		} while (q < end && (*q == ' ' || *q == '\t'));
 		if (n == cap) {
 			cap = cap ? cap * 2 : 32;
 			*items = xrealloc(*items, cap * sizeof(**items));

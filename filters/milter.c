@@ -62,6 +62,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "filters/milter_int.h"
+#include "filters/header_field.h"
 
 /* Larger packets than this from a milter are nonsense (libmilter sends 64K). */
 #define MILTER_PACKET_MAX (1024 * 1024)
@@ -321,15 +322,11 @@ put_header(struct milter_conn *m)
 {
 	size_t total = evbuffer_get_length(m->header);
 	const char *block = (const char *)evbuffer_pullup(m->header, -1);
-	const char *p = block + m->header_pos, *end = block + total, *q = p;
+	const char *p = block + m->header_pos, *end = block + total, *q;
 
 	if (p >= end)
 		return 0;
-	do {
-		const char *nl = memchr(q, '\n', (size_t)(end - q));
-
-		q = nl ? nl + 1 : end;
-	} while (q < end && (*q == ' ' || *q == '\t'));
+	q = header_field_end(p, end);
 	m->header_pos = (size_t)(q - block);
 	const char *colon = memchr(p, ':', (size_t)(q - p));
 

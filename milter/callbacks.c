@@ -50,6 +50,7 @@
 #include "common/xalloc.h"
 #include "filters/auth_results.h"
 #include "filters/chain.h"
+#include "filters/header_field.h"
 #include "milter/bridge.h"
 #include "milter/callbacks.h"
 #include "policies/config.h"
@@ -635,13 +636,8 @@ strip_forged(SMFICTX *ctx, struct pm_conn *c, const char *id)
 	size_t nforged = 0;
 
 	for (const char *p = block; p && p < end;) {
-		const char *q = p;
+		const char *q = header_field_end(p, end);
 
-		do {
-			const char *nl = memchr(q, '\n', (size_t)(end - q));
-
-			q = nl ? nl + 1 : end;
-		} while (q < end && (*q == ' ' || *q == '\t'));
 		if ((size_t)(q - p) > 23 && strncasecmp(p, "Authentication-Results:", 23) == 0) {
 			struct evbuffer *kept = evbuffer_new();
 
@@ -700,13 +696,8 @@ our_headers(SMFICTX *ctx, struct pm_conn *c, const struct policy_decision *d, co
 	const char *text = (const char *)evbuffer_pullup(ours, -1);
 
 	for (const char *p = text, *end = text + len; p < end && n < 32;) {
-		const char *q = p;
+		const char *q = header_field_end(p, end);
 
-		do {
-			const char *nl = memchr(q, '\n', (size_t)(end - q));
-
-			q = nl ? nl + 1 : end;
-		} while (q < end && (*q == ' ' || *q == '\t'));
 		fields[n] = p;
 		lens[n++] = (size_t)(q - p);
 		p = q;
