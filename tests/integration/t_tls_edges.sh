@@ -9,7 +9,7 @@
 #   the RCPT until the client authenticates again over TLS.
 . "$(dirname "$0")/lib.sh"
 it_init
-need_cmd openssl
+need_cmd openssl dovecot
 
 make_certs "$T/pki" || { fail "make certificates"; it_done; }
 
@@ -52,5 +52,73 @@ check_match "injection: the envelope arrived intact" "$(cat "$inj_dir/commands.l
 sed 's/$/\r/; s/^\./../' "$T/msg" >"$T/msg.wire"
 check_file_eq "injection: the message arrived intact" "$T/msg.wire" "$inj_dir/msg-1.wire"
 check_not_contains "injection: no reply error logged" "$(cat "$pinj_log")" "malformed"
+
+# 2. STARTTLS after AUTH in plaintext: Postfix relays for authenticated clients only.
+start_postfix_sasl pf "smtpd_recipient_restrictions = permit_sasl_authenticated, reject"
+pa_port=$(free_port)
+cat >"$T/pa.yaml" <<EOF2
+hostname: postern.test
+listen:
+  - address: 127.0.0.1:$pa_port
+    tls: { cert: $T/pki/server.pem, key: $T/pki/server.key }
+backend: { address: 127.0.0.1:$pf_port }
+smtp: { auth_over_plaintext: true }
+log: { level: debug }
+filters:
+  t: { type: test }
+policies:
+  - name: inbound
+    chain: [ t ]
+  - name: submission
+    match: { authenticated: true }
+    chain: [ t ]
+EOF2
+start_postern pa "$pa_port" "$T/pa.yaml"
+wait_until 10 grep -q 'event=backend_probe.*status=ok' "$pa_log"
+login=$(printf '\0alice@backend.test\0s3cret-Pw' | base64 -w0)
+printf 'Subject: relayed\n\nbody\n' >"$T/sub"
+last_tx() { grep 'event=transaction' "$pa_log" | tail -n 1; }
+
+# Control: authenticated in plaintext, no STARTTLS: Postfix takes the RCPT.
+out=$(smtp "$pa_port" R S:'EHLO client.test\r\n' R S:"AUTH PLAIN $login\r\n" R \
+	S:'MAIL FROM:<alice@backend.test>\r\n' R S:'RCPT TO:<user@backend.test>\r\n' R \
+	S:'DATA\r\n' R "D:$T/sub" R S:'QUIT\r\n' R)
+check_contains "plaintext AUTH: 235" "$out" "235 2.7.0 Authentication successful"
+check_match "plaintext AUTH: Postfix accepts the RCPT" "$out" '^250 2\.1\.5 Ok$'
+check_match "plaintext AUTH: queued" "$out" '^250 2\.0\.0 Ok: [0-9]+ bytes queued as'
+check_match "plaintext AUTH: the submission policy" "$(last_tx)" \
+	' status=250 .* auth="alice@backend\.test" policy=submission '
+check_not_contains "plaintext AUTH: no TLS in the transaction log" "$(last_tx)" " tls="
+
+
+# AUTH in plaintext, then STARTTLS: the login is forgotten.
+ntx=$(grep -c 'event=transaction' "$pa_log")
+out=$(smtp "$pa_port" R S:'EHLO client.test\r\n' R S:"AUTH PLAIN $login\r\n" R \
+	S:'STARTTLS\r\n' R T S:'EHLO client.test\r\n' R S:'MAIL FROM:<alice@backend.test>\r\n' R \
+	S:'RCPT TO:<user@backend.test>\r\n' R S:'RSET\r\n' R S:"AUTH PLAIN $login\r\n" R \
+	S:'MAIL FROM:<alice@backend.test>\r\n' R S:'RCPT TO:<user@backend.test>\r\n' R \
+	S:'DATA\r\n' R "D:$T/sub" R S:'QUIT\r\n' R)
+check_eq "AUTH, STARTTLS: the replies, in order" \
+	"220 250 235 220 <TLS 250 250 554 250 235 250 250 354 250 221" \
+	"$(grep -v '^250-' <<<"$out" | cut -d' ' -f1 | tr '\n' ' ' | sed 's/ $//')"
+check_eq "AUTH, STARTTLS: two logins accepted, one before TLS and one after" 2 \
+	"$(grep -c '^235 2\.7\.0 Authentication successful$' <<<"$out")"
+check_not_contains "AUTH after TLS is not 'already authenticated'" "$out" "already authenticated"
+check_match "after TLS, before the new AUTH: Postfix refuses the RCPT" "$out" \
+	'^554 5\.7\.1 <user@backend\.test>: Recipient address rejected: Access denied$'
+check_match "after the AUTH over TLS: Postfix accepts the RCPT" "$out" '^250 2\.1\.5 Ok$'
+check_match "after the AUTH over TLS: queued" "$out" '^250 2\.0\.0 Ok: [0-9]+ bytes queued as'
+check_eq "Postfix holds the two authenticated messages" 2 "$(postfix_queue_ids pf | wc -l)"
+txs=$(grep 'event=transaction' "$pa_log" | tail -n +$((ntx + 1)))
+# The refused transaction ends at RSET.
+check_match "after TLS, unauthenticated: no login, the inbound policy" \
+	"$(grep 'reply="reset"' <<<"$txs")" 'tls=TLSv1\.[23] cipher=[A-Z0-9_]+ policy=inbound '
+check_match "after the AUTH over TLS: the submission policy" "$(grep 'status=250' <<<"$txs")" \
+	'tls=TLSv1\.[23] .*auth="alice@backend\.test" policy=submission '
+pw_b64=$(printf 's3cret-Pw' | base64 -w0)
+for secret in s3cret-Pw "$login" "$pw_b64" "${login:0:20}"; do
+	check_not_contains "the password is not in postern's log (${secret:0:6}...)" \
+		"$(cat "$pa_log")" "$secret"
+done
 
 it_done
