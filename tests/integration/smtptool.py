@@ -48,6 +48,10 @@
         --starttls-inject TEXT octets (Python escapes) sent after the 220 to
                                STARTTLS in the same send, in plaintext, as a
                                hostile server would (CVE-2011-0411 class)
+        --starttls-inject-delay SECONDS
+                               send the injected octets on their own, that
+                               long after the 220 (so they arrive after the
+                               client started its handshake)
 
   smtptool.py sinkbody FILE
       Print the message of a smtp-sink dump file: without the X-* and
@@ -297,6 +301,7 @@ class RawSink:
             self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.tls.load_cert_chain(args.tls_cert, args.tls_key)
         self.inject = codecs.escape_decode(args.starttls_inject.encode("utf-8"))[0]
+        self.inject_delay = args.starttls_inject_delay
         self.lock = threading.Lock()
         self.nconn = 0
         self.nmsg = 0
@@ -397,8 +402,13 @@ class RawSink:
                     else:
                         answer("BDAT", "250 2.0.0 Ok")
                 elif verb == "STARTTLS" and self.tls is not None:
-                    conn.sendall(self.replies.get(verb, "220 2.0.0 Ready").encode("utf-8") +
-                                 b"\r\n" + self.inject)
+                    ready = self.replies.get(verb, "220 2.0.0 Ready").encode("utf-8") + b"\r\n"
+                    if self.inject_delay > 0:
+                        conn.sendall(ready)
+                        time.sleep(self.inject_delay)
+                        conn.sendall(self.inject)
+                    else:
+                        conn.sendall(ready + self.inject)
                     buf = b""
                     conn = self.tls.wrap_socket(conn, server_side=True)
                     self.log_command(conn_id, b"<TLS %s>" % conn.version().encode())
@@ -517,6 +527,7 @@ def main():
     r.add_argument("--tls-cert")
     r.add_argument("--tls-key")
     r.add_argument("--starttls-inject", default="")
+    r.add_argument("--starttls-inject-delay", type=float, default=0)
     s = sub.add_parser("sinkbody")
     s.add_argument("file")
     gs = sub.add_parser("genmsgs")

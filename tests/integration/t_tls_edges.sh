@@ -2,7 +2,9 @@
 # Two edges of STARTTLS (RFC 3207 4.2), each against real peers:
 # - a backend that sends plaintext after its 220 to STARTTLS (the
 #   CVE-2011-0411 class, backend side): postern drops it before its
-#   handshake, never takes it as a reply, and delivers over TLS;
+#   handshake, never takes it as a reply, and delivers over TLS; sent apart,
+#   after postern began its handshake, it breaks the handshake and with
+#   backend.tls: required nothing goes in plaintext (451);
 # - a client that authenticated in plaintext (smtp.auth_over_plaintext) and
 #   then issues STARTTLS is forgotten as authenticated: the authenticated
 #   policy is no longer chosen and the real Postfix+Dovecot backend refuses
@@ -16,18 +18,23 @@ make_certs "$T/pki" || { fail "make certificates"; it_done; }
 # 1. Plaintext injected by the backend after its 220 to STARTTLS.
 start_rawsink inj --caps "PIPELINING,8BITMIME,STARTTLS" --tls-cert "$T/pki/server.pem" \
 	--tls-key "$T/pki/server.key" --starttls-inject '250 injected\r\n'
-pinj_port=$(free_port)
-cat >"$T/pinj.yaml" <<EOF2
+tls_px() { # NAME BACKEND_PORT: postern with backend.tls: required, verified
+	local port
+	port=$(free_port)
+	cat >"$T/$1.yaml" <<EOF2
 hostname: postern.test
-listen: [ 127.0.0.1:$pinj_port ]
+listen: [ 127.0.0.1:$port ]
 backend:
-  address: 127.0.0.1:$inj_port
+  address: 127.0.0.1:$2
   tls: required
   ca_file: $T/pki/ca.pem
   verify_name: backend.test
 log: { level: debug }
 EOF2
-start_postern pinj "$pinj_port" "$T/pinj.yaml"
+	start_postern "$1" "$port" "$T/$1.yaml"
+	printf -v "${1}_port" %s "$port"
+}
+tls_px pinj "$inj_port"
 printf 'Subject: after an injection\n\nline one\n.a dot line\nlast line\n' >"$T/msg"
 out=$(smtp "$pinj_port" R S:'EHLO client.test\r\n' R S:'MAIL FROM:<a@example.org>\r\n' R \
 	S:'RCPT TO:<b@backend.test>\r\n' R S:'DATA\r\n' R "D:$T/msg" R S:'QUIT\r\n' R)
@@ -52,6 +59,21 @@ check_match "injection: the envelope arrived intact" "$(cat "$inj_dir/commands.l
 sed 's/$/\r/; s/^\./../' "$T/msg" >"$T/msg.wire"
 check_file_eq "injection: the message arrived intact" "$T/msg.wire" "$inj_dir/msg-1.wire"
 check_not_contains "injection: no reply error logged" "$(cat "$pinj_log")" "malformed"
+
+# The same octets sent apart, once postern has begun its handshake: they are not
+# TLS, so the handshake fails, and with tls: required nothing goes in plaintext.
+start_rawsink late --caps "PIPELINING,8BITMIME,STARTTLS" --tls-cert "$T/pki/server.pem" \
+	--tls-key "$T/pki/server.key" --starttls-inject '250 injected\r\n' \
+	--starttls-inject-delay 0.3
+tls_px plate "$late_port"
+out=$(smtp "$plate_port" R S:'EHLO client.test\r\n' R S:'MAIL FROM:<a@example.org>\r\n' R \
+	S:'RCPT TO:<b@backend.test>\r\n' R S:'QUIT\r\n' R)
+check_not_contains "late injection: the client never sees it" "$out" "injected"
+check_contains "late injection: 451 to the client" "$out" "451 4.4.1"
+check_not_contains "late injection: no MAIL reached the backend" \
+	"$(cat "$late_dir/commands.log")" "MAIL FROM"
+check_match "late injection: the failed handshake logged" "$(cat "$plate_log")" \
+	'event=backend_unavailable .*reason="TLS: [^"]*wrong version number"'
 
 # 2. STARTTLS after AUTH in plaintext: Postfix relays for authenticated clients only.
 start_postfix_sasl pf "smtpd_recipient_restrictions = permit_sasl_authenticated, reject"
