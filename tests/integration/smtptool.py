@@ -41,6 +41,17 @@
         --reply VERB=TEXT      answer VERB (MAIL, RCPT, XCLIENT, DOT, ...) so
         --close-at VERB        close without a reply when VERB arrives
         --delay VERB=SECONDS   wait before answering VERB
+        --tls-cert PEM --tls-key KEY
+                               answer STARTTLS with 220 and do TLS as the
+                               server (plaintext pipelined after STARTTLS is
+                               dropped); commands.log gets "N: <TLS version>"
+        --starttls-inject TEXT octets (Python escapes) sent after the 220 to
+                               STARTTLS in the same send, in plaintext, as a
+                               hostile server would (CVE-2011-0411 class)
+        --starttls-inject-delay SECONDS
+                               send the injected octets on their own, that
+                               long after the 220 (so they arrive after the
+                               client started its handshake)
 
   smtptool.py sinkbody FILE
       Print the message of a smtp-sink dump file: without the X-* and
@@ -285,6 +296,12 @@ class RawSink:
         self.replies = dict(kv.split("=", 1) for kv in args.reply)
         self.delays = {k: float(v) for k, v in (kv.split("=", 1) for kv in args.delay)}
         self.close_at = set(v.upper() for v in args.close_at)
+        self.tls = None
+        if args.tls_cert:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(args.tls_cert, args.tls_key)
+        self.inject = codecs.escape_decode(args.starttls_inject.encode("utf-8"))[0]
+        self.inject_delay = args.starttls_inject_delay
         self.lock = threading.Lock()
         self.nconn = 0
         self.nmsg = 0
@@ -384,13 +401,24 @@ class RawSink:
                         answer("DOT", "250 2.0.0 Ok: queued")
                     else:
                         answer("BDAT", "250 2.0.0 Ok")
+                elif verb == "STARTTLS" and self.tls is not None:
+                    ready = self.replies.get(verb, "220 2.0.0 Ready").encode("utf-8") + b"\r\n"
+                    if self.inject_delay > 0:
+                        conn.sendall(ready)
+                        time.sleep(self.inject_delay)
+                        conn.sendall(self.inject)
+                    else:
+                        conn.sendall(ready + self.inject)
+                    buf = b""
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                    self.log_command(conn_id, b"<TLS %s>" % conn.version().encode())
                 elif verb == "QUIT":
                     answer(verb, "221 2.0.0 Bye")
                     return
                 else:
                     answer(verb, "502 5.5.2 Error: command not recognized")
-        except (EOFError, OSError, ValueError, IndexError):
-            pass
+        except (EOFError, OSError, ValueError, IndexError) as e:
+            print("conn %d: %r" % (conn_id, e), file=sys.stderr)
         finally:
             rec.close()
             conn.close()
@@ -496,6 +524,10 @@ def main():
     r.add_argument("--reply", action="append", default=[])
     r.add_argument("--delay", action="append", default=[])
     r.add_argument("--close-at", action="append", default=[])
+    r.add_argument("--tls-cert")
+    r.add_argument("--tls-key")
+    r.add_argument("--starttls-inject", default="")
+    r.add_argument("--starttls-inject-delay", type=float, default=0)
     s = sub.add_parser("sinkbody")
     s.add_argument("file")
     gs = sub.add_parser("genmsgs")
