@@ -74,23 +74,15 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	struct runtime *rt = arg;
 	struct config_diag diag = {0};
 	struct config *cfg = load(rt->file, &diag);
+	char quoted[1024];
 
-	if (cfg == NULL || diag.n > 0) {
-		char quoted[1024];
-
-		for (size_t i = 0; i < diag.n; i++)
-			log_err("event=reload_failed diag=%s note=\"keeping the running "
-			        "configuration\"",
-			        log_quote(quoted, sizeof(quoted), diag.msgs[i],
-			                  strlen(diag.msgs[i])));
-		if (diag.n == 0)
-			log_err("event=reload_failed note=\"keeping the running configuration\"");
-		config_diag_free(&diag);
-		if (cfg != NULL)
-			config_unref(cfg);
-		return;
-	}
+	/* As at start: a configuration comes back only without errors. */
+	for (size_t i = 0; cfg == NULL && i < diag.n; i++)
+		log_err("event=reload_failed diag=%s note=\"keeping the running configuration\"",
+		        log_quote(quoted, sizeof(quoted), diag.msgs[i], strlen(diag.msgs[i])));
 	config_diag_free(&diag);
+	if (cfg == NULL)
+		return;
 	log_set_level(rt->verbose ? LOG_LEVEL_DEBUG : cfg->log.level);
 	log_info("event=reload status=ok source=%s note=\"new milter connections use it; the "
 	         "milter socket and dns: stay as started\"",
