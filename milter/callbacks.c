@@ -2,7 +2,8 @@
  * NAME
  *	callbacks - libmilter's callbacks: the chain and the policies behind them
  * SYNOPSIS
- *	callbacks_init(cfg, bridge)
+ *	callbacks_init(bridge)
+ *	callbacks_set_config(cfg)
  *	callbacks_desc()
  * DESCRIPTION
  *	Each libmilter callback runs the chain stage it stands for on the
@@ -15,6 +16,12 @@
  *	{auth_authen} marks the client authenticated, for policy matching and
  *	for filters (struct filter_txn: authenticated, auth_user, and auth_mech
  *	from {auth_type}; so dkim_sign signs authenticated submission).
+ *
+ *	callbacks_set_config() installs the configuration (taking the
+ *	caller's reference): each connection takes a reference to the one
+ *	installed when it connects and keeps it to its close, so a reload
+ *	(main.c) changes new connections only; the old one is freed on the
+ *	loop thread when its last connection closes. NULL at the end.
  *
  *	The message is spooled as libmilter delivers it (header fields as
  *	"Name:value" CRLF lines, the value with its leading space where the
@@ -102,12 +109,61 @@ static struct config *config;
 static struct bridge *bridge;
 static unsigned long next_id;
 static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+/* config_ref() counts without atomics: every reference libmilter's threads and a
+ * reload take or drop is taken or dropped under this lock. */
+static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void
-callbacks_init(struct config *cfg, struct bridge *b)
+callbacks_init(struct bridge *b)
 {
-	config = cfg;
 	bridge = b;
+}
+
+static struct config *
+take_config(void)
+{
+	pthread_mutex_lock(&config_lock);
+	struct config *cfg = config_ref(config);
+
+	pthread_mutex_unlock(&config_lock);
+	return cfg;
+}
+
+static void
+free_job(struct bridge_job *job, void *arg)
+{
+	config_unref(arg);
+	bridge_done(job);
+}
+
+/* The last reference is dropped on the loop: filters' destroy() frees what is
+ * tied to it (kept-alive connections). */
+static void
+drop_config(struct config *cfg)
+{
+	pthread_mutex_lock(&config_lock);
+	int last = cfg->refs == 1;
+
+	if (!last)
+		config_unref(cfg);
+	pthread_mutex_unlock(&config_lock);
+	if (last) {
+		struct bridge_job job;
+
+		bridge_call(bridge, &job, free_job, cfg);
+	}
+}
+
+void
+callbacks_set_config(struct config *cfg)
+{
+	pthread_mutex_lock(&config_lock);
+	struct config *old = config;
+
+	config = cfg;
+	pthread_mutex_unlock(&config_lock);
+	if (old != NULL)
+		drop_config(old);
 }
 
 static struct pm_conn *
@@ -373,7 +429,7 @@ pm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	if (c == NULL)
 		c = xcalloc(1, sizeof(*c));
 
-	c->cfg = config_ref(config);
+	c->cfg = take_config();
 	pthread_mutex_lock(&id_lock);
 	c->id = ++next_id;
 	pthread_mutex_unlock(&id_lock);
@@ -828,7 +884,7 @@ pm_close(SMFICTX *ctx)
 	free(c->local_ip);
 	free(c->auth_user);
 	free(c->auth_mech);
-	config_unref(c->cfg);
+	drop_config(c->cfg);
 	free(c);
 	smfi_setpriv(ctx, NULL);
 	return SMFIS_CONTINUE;
