@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what building and testing postern needs on Debian 12 (run as root).
 #
-# The test peers (unbound, spamd, rspamd, redis, haproxy, opendkim, dovecot)
+# The test peers (unbound, spamd, rspamd, haproxy, opendkim, dovecot)
 # are installed but never started as system services: every test starts its
 # own instance on a free loopback port and stops it by pid.
 set -euo pipefail
@@ -10,11 +10,11 @@ packages=(
 	build-essential autoconf automake libtool pkg-config
 	libevent-dev libssl-dev libyaml-dev check libsubunit-dev
 	libunbound-dev libspf2-dev libopendkim-dev libopendmarc-dev libmilter-dev
-	libpcre2-dev libhiredis-dev
+	libpcre2-dev
 	postfix swaks socat python3 python3-yaml procps iproute2 openssl
-	unbound spamassassin spamd rspamd redis-server haproxy
+	unbound spamassassin spamd rspamd haproxy
 	opendkim opendkim-tools miltertest python3-dkim python3-spf libmail-dkim-perl
-	sasl2-bin dovecot-core
+	dovecot-core
 	clang libclang-rt-14-dev clang-format
 )
 missing=()
