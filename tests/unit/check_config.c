@@ -13,37 +13,8 @@
 #include <unistd.h>
 
 #include "policies/config.h"
+#include "tests/unit/config_load.h"
 #include "tests/unit/unit.h"
-
-static struct config_diag diag;
-
-static struct config *
-load(const char *yaml)
-{
-	config_diag_free(&diag);
-	return config_load_string("t.yaml", yaml, strlen(yaml), &diag);
-}
-
-/* Loading must fail with exactly this one message. */
-static void
-assert_error(const char *yaml, const char *message)
-{
-	struct config *cfg = load(yaml);
-
-	ck_assert_msg(cfg == NULL, "loaded: %s", yaml);
-	ck_assert_uint_eq(diag.n, 1);
-	ck_assert_str_eq(diag.msgs[0], message);
-}
-
-static struct config *
-assert_loads(const char *yaml)
-{
-	struct config *cfg = load(yaml);
-
-	ck_assert_msg(cfg != NULL, "%s: %s", yaml, diag.n ? diag.msgs[0] : "");
-	ck_assert_uint_eq(diag.n, 0);
-	return cfg;
-}
 
 START_TEST(test_defaults)
 {

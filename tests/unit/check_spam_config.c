@@ -8,28 +8,8 @@
 #include <string.h>
 
 #include "policies/config.h"
+#include "tests/unit/config_load.h"
 #include "tests/unit/unit.h"
-
-static struct config_diag diag;
-
-static struct config *
-load(const char *yaml)
-{
-	config_diag_free(&diag);
-	return config_load_string("t.yaml", yaml, strlen(yaml), &diag);
-}
-
-/* Loading must fail with exactly this one message. */
-static void
-assert_error(const char *yaml, const char *message)
-{
-	struct config *cfg = load(yaml);
-
-	ck_assert_msg(cfg == NULL, "loaded: %s", yaml);
-	ck_assert_msg(diag.n == 1, "%zu messages for %s, first: %s", diag.n, yaml,
-	              diag.n ? diag.msgs[0] : "");
-	ck_assert_str_eq(diag.msgs[0], message);
-}
 
 START_TEST(test_every_key)
 {
