@@ -14,6 +14,7 @@
 #   it_init                     set up $T, the exit trap, check the tools
 #   need_cmd CMD...             skip (77) unless each command is installed
 #   need_root                   skip unless running as root
+#   need_postern_milter         skip unless $POSTERN_MILTER is built
 #   free_port                   print a free TCP port on 127.0.0.1
 #   wait_port PORT [PID]        wait until 127.0.0.1:PORT listens (PID alive)
 #   wait_until SECONDS CMD...   run CMD every 0.1 s until it succeeds
@@ -90,6 +91,7 @@ if [ -z "${PYTHON:-}" ]; then
 	[ -x /usr/bin/python3 ] && PYTHON=/usr/bin/python3
 fi
 POSTERN=${POSTERN:-${top_builddir:-$IT_DIR/../..}/proxy/postern}
+POSTERN_MILTER=${POSTERN_MILTER:-${top_builddir:-$IT_DIR/../..}/milter/postern-milter}
 IT_NAME=$(basename "$0" .sh)
 IT_PASS=0
 IT_FAIL=0
@@ -113,6 +115,10 @@ need_cmd() {
 	for c; do
 		command -v "$c" >/dev/null 2>&1 || skip "$c is not installed"
 	done
+}
+
+need_postern_milter() {
+	[ -x "$POSTERN_MILTER" ] || skip "no postern-milter at $POSTERN_MILTER"
 }
 
 need_root() {

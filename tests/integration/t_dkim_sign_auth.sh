@@ -87,7 +87,6 @@ check_not_contains "authenticated: false: not signed" "$(cat "$T/nosub.eml")" 'D
 
 # postern-milter behind Postfix: Postfix's {auth_authen} makes the session
 # authenticated for its filters too.
-POSTERN_MILTER=${POSTERN_MILTER:-${top_builddir:-.}/milter/postern-milter}
 if [ -x "$POSTERN_MILTER" ]; then
 	pm_port=$(free_port)
 	cat >"$T/pm.yaml" <<YAML

@@ -6,8 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 it_init
 need_cmd smtp-sink swaks
-POSTERN_MILTER=${POSTERN_MILTER:-${top_builddir:-.}/milter/postern-milter}
-[ -x "$POSTERN_MILTER" ] || skip "no postern-milter at $POSTERN_MILTER"
+need_postern_milter
 
 pm_port=$(free_port)
 cat >"$T/pm.yaml" <<EOF2

@@ -8,8 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 it_init
 need_cmd miltertest
-POSTERN_MILTER=${POSTERN_MILTER:-${top_builddir:-.}/milter/postern-milter}
-[ -x "$POSTERN_MILTER" ] || skip "no postern-milter at $POSTERN_MILTER"
+need_postern_milter
 
 port=$(free_port)
 cat >"$T/pm.yaml" <<EOF2

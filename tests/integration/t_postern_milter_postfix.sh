@@ -11,8 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 it_init
 need_cmd swaks smtp-source unbound spamd
-POSTERN_MILTER=${POSTERN_MILTER:-${top_builddir:-.}/milter/postern-milter}
-[ -x "$POSTERN_MILTER" ] || skip "no postern-milter at $POSTERN_MILTER"
+need_postern_milter
 
 start_unbound dns \
 	'client.test. TXT "v=spf1 ip4:127.0.0.0/8 -all"' \
