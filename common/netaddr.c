@@ -99,3 +99,16 @@ netaddr_format(const struct sockaddr *sa, char *buf, size_t size)
 	netaddr_ip(sa, ip, sizeof(ip));
 	snprintf(buf, size, sa->sa_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, netaddr_port(sa));
 }
+
+int
+netaddr_from_ip(const char *ip, struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)out)->sin_addr) == 1)
+		out->ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)out)->sin6_addr) == 1)
+		out->ss_family = AF_INET6;
+	else
+		return -1;
+	return 0;
+}

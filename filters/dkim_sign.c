@@ -42,10 +42,8 @@
  *	A key file that is missing, unreadable or not a key, and every other
  *	bad key, fails the configuration (postern -t) at its node.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +53,7 @@
 #include <yaml.h>
 
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "common/xalloc.h"
 #include "filters/filter.h"
 #include "filters/filter_config.h"
@@ -147,22 +146,15 @@ domain_listed(const char *domain, char *const *list, size_t n)
 static int
 outgoing(const struct sign_conf *conf, const struct filter_txn *txn)
 {
-	struct sockaddr_storage ss = {0};
+	struct sockaddr_storage ss;
 	const char *at = txn->mail_from ? strrchr(txn->mail_from, '@') : NULL;
 
 	if (conf->authenticated && txn->authenticated)
 		return 1;
-	if (txn->client_addr != NULL) {
-		if (inet_pton(AF_INET, txn->client_addr, &((struct sockaddr_in *)&ss)->sin_addr) ==
-		    1)
-			ss.ss_family = AF_INET;
-		else if (inet_pton(AF_INET6, txn->client_addr,
-		                   &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
-			ss.ss_family = AF_INET6;
-		for (size_t i = 0; ss.ss_family != 0 && i < conf->nclients; i++)
+	if (txn->client_addr != NULL && netaddr_from_ip(txn->client_addr, &ss) == 0)
+		for (size_t i = 0; i < conf->nclients; i++)
 			if (cidr_match(&conf->clients[i], (struct sockaddr *)&ss))
 				return 1;
-	}
 	return at != NULL && domain_listed(at + 1, conf->sender_domains, conf->nsender_domains);
 }
 

@@ -46,11 +46,10 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pcre2.h>
 
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "common/xalloc.h"
 #include "filters/filter.h"
 #include "filters/filter_config.h"
@@ -333,15 +332,9 @@ matches(const struct filter *f, const struct rule *r, const char *subject, size_
 static int
 client_matches(const struct rule *r, const char *addr)
 {
-	struct sockaddr_storage ss = {0};
+	struct sockaddr_storage ss;
 
-	if (addr == NULL)
-		return 0;
-	if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
-		ss.ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
-		ss.ss_family = AF_INET6;
-	else
+	if (addr == NULL || netaddr_from_ip(addr, &ss) < 0)
 		return 0;
 	for (size_t i = 0; i < r->nnets; i++)
 		if (cidr_match(&r->nets[i], (struct sockaddr *)&ss))

@@ -4,16 +4,15 @@
  * SYNOPSIS
  *	See explain.h.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "common/netaddr.h"
 #include "filters/chain.h"
 #include "filters/dns.h"
 #include "filters/worker.h"
@@ -164,10 +163,7 @@ explain_run(struct config *cfg, const struct explain_request *req, FILE *out)
 	/* Filters that ask DNS get TEMPFAIL without a resolver: say why. */
 	if (dns_init(r.env.base, &cfg->dns, err, sizeof(err)) < 0)
 		fprintf(out, "dns: %s (every lookup is a temporary error)\n", err);
-	if (inet_pton(AF_INET, req->client_ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
-		ss.ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, req->client_ip, &((struct sockaddr_in6 *)&ss)->sin6_addr))
-		ss.ss_family = AF_INET6;
+	netaddr_from_ip(req->client_ip, &ss);
 	r.txn = (struct filter_txn){.session = &fsession,
 	                            .client_addr = req->client_ip,
 	                            .helo = req->helo,

@@ -48,9 +48,7 @@
  *(event=connect_refused, event=helo_refused); a failed resend (event=resend_failed) and a recipient
  *the backend refused on resend (event=resend_rcpt_refused).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +57,7 @@
 #include <event2/buffer.h>
 
 #include "common/log.h"
+#include "common/netaddr.h"
 #include "common/xalloc.h"
 #include "filters/auth_results.h"
 #include "filters/chain.h"
@@ -82,11 +81,7 @@ static void
 subject_of(const struct session *s, const char *rcpt, struct policy_subject *subject,
            struct sockaddr_storage *ss)
 {
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, s->ip, &((struct sockaddr_in *)ss)->sin_addr) == 1)
-		ss->ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, s->ip, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1)
-		ss->ss_family = AF_INET6;
+	netaddr_from_ip(s->ip, ss);
 	*subject = (struct policy_subject){.rcpt = rcpt,
 	                                   .sender = s->tx ? s->tx->from : NULL,
 	                                   .client = (const struct sockaddr *)ss,

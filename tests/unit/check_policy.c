@@ -3,13 +3,12 @@
  * filters:/policies: sections of the configuration (every error with its
  * exact line:column).
  */
-#include <arpa/inet.h>
 #include <check.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/netaddr.h"
 #include "policies/config.h"
 #include "policies/policy.h"
 #include "tests/unit/unit.h"
@@ -36,11 +35,7 @@ addr(const char *ip)
 {
 	struct sockaddr_storage ss;
 
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
-		ss.ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
-		ss.ss_family = AF_INET6;
+	ck_assert_int_eq(netaddr_from_ip(ip, &ss), 0);
 	return ss;
 }
 
