@@ -16,6 +16,7 @@
 #include "common/xalloc.h"
 #include "filters/chain.h"
 #include "filters/header_edit.h"
+#include "proxy/header_reader.h"
 #include "proxy/spool.h"
 
 struct chain {
@@ -492,4 +493,22 @@ chain_cancel(struct chain *c)
 		c->call.filter->type->cancel(&c->call);
 	event_free(c->timer);
 	free(c);
+}
+
+static ssize_t
+read_spool(void *arg, size_t offset, void *buf, size_t len)
+{
+	return spool_read(arg, offset, buf, len);
+}
+
+void
+filter_txn_message(struct filter_txn *txn, const struct header_reader *hr, struct spool *spool)
+{
+	txn->header_block = hr->block;
+	txn->header_len = hr->block_len;
+	txn->size = spool_size(spool);
+	txn->read_message = read_spool;
+	txn->read_arg = spool;
+	/* The body follows the header's empty line, when the header ended with one. */
+	txn->body_offset = hr->block_len + (hr->complete ? 2 : 0);
 }

@@ -10,6 +10,7 @@
  *	chain_notify(txn, stage)
  *	filter_session_end(session)
  *	filter_txn_carry(to, from), filter_txn_drop_findings(txn, first)
+ *	filter_txn_message(txn, hr, spool)
  *	filter_txn_clear(txn)
  * DESCRIPTION
  *	env names the event loop and the worker pool filters may use.
@@ -46,6 +47,10 @@
  *	what a transaction's filters left: findings, header and envelope
  *	edits, a replacement body, each filter's state (txn_end()).
  *
+ *	filter_txn_message() gives an EOM stage the message: the header hr
+ *	parsed, and the spool it was received into, which filters read with
+ *	filter_read_message() and filter_message_body() (filter.h).
+ *
  *	chain_cancel() stops a running chain (the session is going away);
  *	done() is then never called.
  * DIAGNOSTICS
@@ -77,6 +82,9 @@ void chain_notify(struct filter_txn *txn, enum filter_stage stage);
 void filter_session_end(struct filter_session *session);
 void filter_txn_carry(struct filter_txn *to, const struct filter_txn *from);
 void filter_txn_drop_findings(struct filter_txn *txn, size_t first);
+struct header_reader;
+void filter_txn_message(struct filter_txn *txn, const struct header_reader *hr,
+                        struct spool *spool);
 void filter_txn_clear(struct filter_txn *txn);
 
 #endif

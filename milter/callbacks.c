@@ -614,12 +614,6 @@ feed_body(void *arg, const char *data, size_t len)
 	chain_feed(c->policy->chain, c->policy->nchain, FILTER_BODY, &c->txn, data, len);
 }
 
-static ssize_t
-read_spool(void *arg, size_t offset, void *buf, size_t len)
-{
-	return spool_read(arg, offset, buf, len);
-}
-
 /* On the loop: the message streams through the chain, then its EOM stage runs. */
 static void
 eom_job(struct bridge_job *job, void *arg)
@@ -634,12 +628,7 @@ eom_job(struct bridge_job *job, void *arg)
 	     off += (size_t)n)
 		header_reader_feed(&c->hr, buf, (size_t)n, &feed, c);
 	header_reader_finish(&c->hr, &feed, c);
-	c->txn.header_block = c->hr.block;
-	c->txn.header_len = c->hr.block_len;
-	c->txn.size = spool_size(c->spool);
-	c->txn.read_message = read_spool;
-	c->txn.read_arg = c->spool;
-	c->txn.body_offset = c->hr.block_len + (c->hr.complete ? 2 : 0);
+	filter_txn_message(&c->txn, &c->hr, c->spool);
 	stage_job(job, c);
 }
 

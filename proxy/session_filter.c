@@ -719,24 +719,13 @@ session_filter_resend_step(struct session *s, int code, struct evbuffer *reply)
 	backend_message(s->backend, tx->resend_headers, tx->resend_body, tx->resend_skip);
 }
 
-static ssize_t
-read_spool(void *arg, size_t offset, void *buf, size_t len)
-{
-	return spool_read(arg, offset, buf, len);
-}
-
 void
 session_filter_eom(struct session *s)
 {
 	struct transaction *tx = s->tx;
 
 	header_reader_finish(&tx->hr, tx->streaming ? &streaming : &header_only, s);
-	tx->ftxn.header_block = tx->hr.block;
-	tx->ftxn.header_len = tx->hr.block_len;
-	tx->ftxn.size = spool_size(tx->spool);
-	tx->ftxn.read_message = read_spool;
-	tx->ftxn.read_arg = tx->spool;
-	tx->ftxn.body_offset = tx->hr.block_len + (tx->hr.complete ? 2 : 0);
+	filter_txn_message(&tx->ftxn, &tx->hr, tx->spool);
 	run_stage(s, tx->policy, FILTER_EOM, &tx->ftxn, eom_filtered);
 }
 
